@@ -1,15 +1,15 @@
 #include "pgquay/common/log.hpp"
 
+#include <strings.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdarg>
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <strings.h>
-#include <sys/time.h>
 
 namespace pgquay::log {
 namespace {
@@ -48,11 +48,19 @@ Result<Level> parse_level(std::string_view text) {
               "' (accepted: debug5..debug1, info, warn, error, fatal)");
 }
 
-const char* level_name(Level level) { return kNames[static_cast<int>(level)]; }
+const char* level_name(Level level) {
+  return kNames[static_cast<int>(level)];
+}
 
-void set_level(Level level) { state().level = level; }
-Level level() { return state().level; }
-void set_output_fd(int fd) { state().fd = fd; }
+void set_level(Level level) {
+  state().level = level;
+}
+Level level() {
+  return state().level;
+}
+void set_output_fd(int fd) {
+  state().fd = fd;
+}
 void set_process_role(std::string_view role) {
   auto& r = state().role;
   size_t n = std::min(role.size(), sizeof(r) - 1);
@@ -60,7 +68,9 @@ void set_process_role(std::string_view role) {
   r[n] = '\0';
 }
 
-bool enabled(Level lvl) { return lvl >= state().level; }
+bool enabled(Level lvl) {
+  return lvl >= state().level;
+}
 
 void write(Level lvl, const char* file, int line, const char* fmt, ...) {
   char buf[2048];
@@ -79,7 +89,7 @@ void write(Level lvl, const char* file, int line, const char* fmt, ...) {
   int m = std::vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
   va_end(ap);
   n = (m < 0 || n + m >= static_cast<int>(sizeof(buf)) - 1) ? static_cast<int>(sizeof(buf)) - 2
-                                                             : n + m;
+                                                            : n + m;
   if (lvl <= Level::debug) {
     n += std::snprintf(buf + n, sizeof(buf) - n, " (%s:%d)", base, line);
     if (n >= static_cast<int>(sizeof(buf)) - 1) n = static_cast<int>(sizeof(buf)) - 2;

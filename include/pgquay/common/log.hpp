@@ -28,10 +28,10 @@ void write(Level level, const char* file, int line, const char* fmt, ...)
 
 }  // namespace pgquay::log
 
-#define PGQ_LOG(level, ...)                                                     \
-  do {                                                                          \
-    if (::pgquay::log::enabled(level))                                          \
-      ::pgquay::log::write(level, __FILE__, __LINE__, __VA_ARGS__);             \
+#define PGQ_LOG(level, ...)                                         \
+  do {                                                              \
+    if (::pgquay::log::enabled(level))                              \
+      ::pgquay::log::write(level, __FILE__, __LINE__, __VA_ARGS__); \
   } while (0)
 #define PGQ_DEBUG(...) PGQ_LOG(::pgquay::log::Level::debug, __VA_ARGS__)
 #define PGQ_INFO(...) PGQ_LOG(::pgquay::log::Level::info, __VA_ARGS__)

@@ -25,7 +25,9 @@ using Result = std::expected<T, Error>;
 
 using Unexpected = std::unexpected<Error>;
 
-inline Unexpected fail(std::string what) { return Unexpected(Error::msg(std::move(what))); }
+inline Unexpected fail(std::string what) {
+  return Unexpected(Error::msg(std::move(what)));
+}
 inline Unexpected fail_errno(std::string what, int err = errno) {
   return Unexpected(Error::from_errno(std::move(what), err));
 }

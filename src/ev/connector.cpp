@@ -1,0 +1,36 @@
+#include <cerrno>
+#include <cstring>
+
+#include "pgquay/ev/watchers.hpp"
+
+namespace pgquay::ev {
+
+// The address must outlive an io_uring connect request, so it lives in the keep-alive.
+struct Connector::Target {
+  sockaddr_storage addr;
+  socklen_t len;
+};
+
+Connector::Connector(Loop& loop, int fd, const sockaddr* addr, socklen_t len, Callback callback)
+    : loop_(loop), callback_(std::move(callback)) {
+  auto target = std::make_shared<Target>();
+  std::memcpy(&target->addr, addr, len);
+  target->len = len;
+  loop_.prepare_socket(fd);
+  Op op{OpKind::connect, fd, nullptr, 0, reinterpret_cast<const sockaddr*>(&target->addr), len};
+  op_ = loop_.submit(op, this, 0, target);
+}
+
+Connector::~Connector() {
+  loop_.abandon(op_);
+}
+
+void Connector::on_op_complete(uint32_t, int result) {
+  op_.clear();
+  if (result == -ECANCELED) return;
+  // The callback may destroy this connector: run it from a local.
+  Callback callback = std::move(callback_);
+  callback(result < 0 ? -result : 0);
+}
+
+}  // namespace pgquay::ev
