@@ -61,6 +61,9 @@ Level level() {
 void set_output_fd(int fd) {
   state().fd = fd;
 }
+int output_fd() {
+  return state().fd;
+}
 void set_process_role(std::string_view role) {
   auto& r = state().role;
   size_t n = std::min(role.size(), sizeof(r) - 1);

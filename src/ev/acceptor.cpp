@@ -40,6 +40,7 @@ void Acceptor::resume() {
 }
 
 void Acceptor::arm() {
+  if (loop_.fork_epoch() != epoch_) return;  // inherited by a forked child: inert
   if (!active_ || op_.valid()) return;
   op_ = loop_.submit(Op{OpKind::accept, fd_, nullptr, 0, nullptr, 0}, this, 0, nullptr);
 }

@@ -25,6 +25,8 @@ class Backend {
   virtual void cancel(uint64_t token, const Op& op) = 0;
   virtual void forget_fd(int fd) = 0;
   virtual bool wants_blocking_sockets() const = 0;
+  // The descriptors the backend itself holds (the epoll fd, the ring fd).
+  virtual std::vector<int> descriptors() const = 0;
   // Appends completions to `out`, sleeping until at least one is available.
   [[nodiscard]] virtual Result<void> wait(std::vector<Completion>& out) = 0;
   // In a forked child: release the parent's kernel objects without touching them.

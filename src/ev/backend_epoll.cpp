@@ -93,6 +93,7 @@ class EpollBackend final : public Backend {
   }
 
   bool wants_blocking_sockets() const override { return false; }
+  std::vector<int> descriptors() const override { return {epfd_.get()}; }
 
   Result<void> wait(std::vector<Completion>& out) override {
     for (int fd : dirty_) {

@@ -69,6 +69,13 @@ class UringBackend final : public Backend {
 
   void forget_fd(int) override {}
   bool wants_blocking_sockets() const override { return true; }
+  std::vector<int> descriptors() const override {
+    if (!initialized_) return {};
+    std::vector<int> fds{ring_.ring_fd};
+    if (ring_.enter_ring_fd >= 0 && ring_.enter_ring_fd != ring_.ring_fd)
+      fds.push_back(ring_.enter_ring_fd);
+    return fds;
+  }
 
   Result<void> wait(std::vector<Completion>& out) override {
     for (;;) {

@@ -106,6 +106,10 @@ void Loop::forget_fd(int fd) {
   backend_->forget_fd(fd);
 }
 
+std::vector<int> Loop::descriptors() const {
+  return backend_->descriptors();
+}
+
 void Loop::dispatch(uint64_t token, int result) {
   OpId id = token_id(token);
   if (id.index >= slots_.size()) return;
@@ -157,6 +161,7 @@ Result<void> Loop::fork_child() {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   stop_ = false;
+  ++fork_epoch_;
   return {};
 }
 

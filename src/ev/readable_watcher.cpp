@@ -21,6 +21,7 @@ void ReadableWatcher::stop() {
 }
 
 void ReadableWatcher::arm() {
+  if (loop_.fork_epoch() != epoch_) return;  // inherited by a forked child: inert
   if (!active_ || op_.valid()) return;
   op_ = loop_.submit(Op{OpKind::poll_in, fd_, nullptr, 0, nullptr, 0}, this, 0, nullptr);
 }

@@ -33,6 +33,7 @@ SignalWatcher::~SignalWatcher() {
 }
 
 void SignalWatcher::arm() {
+  if (loop_.fork_epoch() != epoch_) return;  // inherited by a forked child: inert
   op_ = loop_.submit(Op{OpKind::poll_in, fd_.get(), nullptr, 0, nullptr, 0}, this, 0, nullptr);
 }
 

@@ -113,6 +113,7 @@ Fd Stream::release() {
 void Stream::arm_receive() {
   State& st = *state_;
   if (recv_op_.valid() || st.closed || !st.want_read) return;
+  if (loop_.fork_epoch() != epoch_) return;  // inherited by a forked child: inert
   size_t room = 0;
   char* at = st.input.prepare(kReceiveChunk, &room);
   Op op{OpKind::recv, fd_.get(), at, room, nullptr, 0};
@@ -121,7 +122,7 @@ void Stream::arm_receive() {
 
 void Stream::arm_send() {
   State& st = *state_;
-  if (st.closed) return;
+  if (st.closed || loop_.fork_epoch() != epoch_) return;
   if (st.inflight_sent == st.inflight.size()) {
     if (st.pending.empty()) return;
     st.inflight.clear();

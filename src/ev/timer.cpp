@@ -46,6 +46,7 @@ void Timer::stop() {
 }
 
 void Timer::arm() {
+  if (loop_.fork_epoch() != epoch_) return;  // inherited by a forked child: inert
   if (op_.valid()) return;
   op_ = loop_.submit(Op{OpKind::poll_in, fd_.get(), nullptr, 0, nullptr, 0}, this, 0, nullptr);
 }

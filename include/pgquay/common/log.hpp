@@ -21,6 +21,7 @@ Level level();
 void set_process_role(std::string_view role);
 // Sends lines to this fd (default stderr). The fd is not owned.
 void set_output_fd(int fd);
+int output_fd();
 
 bool enabled(Level level);
 void write(Level level, const char* file, int line, const char* fmt, ...)

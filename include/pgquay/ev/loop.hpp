@@ -80,6 +80,14 @@ class Loop {
   // fds) and unblocks all signals.
   [[nodiscard]] Result<void> fork_child();
 
+  // Counts fork_child() calls. A watcher remembers it at construction and never re-arms after it
+  // changed: in a child, the parent's watchers must not start new kernel operations (an accept
+  // re-armed in a worker would steal the parent's next client).
+  [[nodiscard]] uint32_t fork_epoch() const { return fork_epoch_; }
+
+  // Descriptors the loop's backend holds (a forked worker keeps them when it sweeps the rest).
+  [[nodiscard]] std::vector<int> descriptors() const;
+
   [[nodiscard]] BackendKind kind() const { return kind_; }
   [[nodiscard]] const char* backend_name() const { return backend_kind_name(kind_); }
 
@@ -106,6 +114,7 @@ class Loop {
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   bool stop_ = false;
+  uint32_t fork_epoch_ = 0;
 };
 
 }  // namespace pgquay::ev

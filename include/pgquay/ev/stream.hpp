@@ -97,6 +97,7 @@ class Stream final : private OpHandler {
   std::shared_ptr<State> state_;
   OpId recv_op_;
   OpId send_op_;
+  uint32_t epoch_ = loop_.fork_epoch();
 };
 
 }  // namespace pgquay::ev

@@ -38,6 +38,7 @@ class Acceptor final : private OpHandler {
   bool active_ = true;
   std::unique_ptr<Backoff> backoff_;
   std::shared_ptr<bool> alive_;
+  uint32_t epoch_ = loop_.fork_epoch();
 };
 
 // A timerfd-based timer: one-shot or periodic with a millisecond interval.
@@ -62,6 +63,7 @@ class Timer final : private OpHandler {
   bool active_ = false;
   bool periodic_ = false;
   std::shared_ptr<bool> alive_;
+  uint32_t epoch_ = loop_.fork_epoch();
 };
 
 // Delivers signals as loop events (signalfd): the signals are blocked while the watcher exists and
@@ -82,6 +84,7 @@ class SignalWatcher final : private OpHandler {
   Callback callback_;
   OpId op_;
   std::shared_ptr<bool> alive_;
+  uint32_t epoch_ = loop_.fork_epoch();
 };
 
 // Calls back whenever a non-owned fd is readable, for sockets the caller reads itself (e.g. the
@@ -102,6 +105,7 @@ class ReadableWatcher final : private OpHandler {
   OpId op_;
   bool active_ = true;
   std::shared_ptr<bool> alive_;
+  uint32_t epoch_ = loop_.fork_epoch();
 };
 
 // Connects a socket asynchronously; the callback gets 0 or an errno value.

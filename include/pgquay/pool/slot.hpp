@@ -1,0 +1,73 @@
+// A connection slot in shared memory: one pooled server connection (or room for one).
+//
+// State machine (every move is an atomic compare-exchange; see transition()):
+//
+//   not_init --(main grants "create" to a worker)--> init --(worker logged in)--> in_use
+//   init --(login failed / worker died)--> not_init
+//   in_use --(worker released it clean)--> free --(main grants it to a worker)--> in_use
+//   in_use --(released broken / worker died)--> remove --(main closed the socket)--> not_init
+//   free --(idle_timeout, max_connection_age, flush, validation: later issues)-->
+//        idle_check | max_age | flush | validation | gracefully --> free or remove
+//
+// The main process owns every pooled server socket; the slot records what a worker or the
+// management CLI needs to know about it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+namespace pgquay::pool {
+
+enum class SlotState : uint8_t {
+  not_init = 0,
+  init,
+  free,
+  in_use,
+  gracefully,
+  flush,
+  idle_check,
+  max_age,
+  validation,
+  remove,
+};
+
+const char* slot_state_name(SlotState state);
+
+inline constexpr size_t kNameLength = 64;        // PostgreSQL's NAMEDATALEN
+inline constexpr size_t kParamsCapacity = 3072;  // ParameterStatus messages of one connection
+
+struct Slot {
+  std::atomic<SlotState> state{SlotState::not_init};
+  std::atomic<int32_t> owner_pid{0};  // worker holding it (init / in_use)
+  // Set while the slot is owned (init/in_use); read by main and by cancel handling.
+  char user[kNameLength]{};
+  char database[kNameLength]{};
+  int32_t server = 0;  // index into SharedState::servers
+  int32_t backend_pid = 0;
+  int32_t backend_secret = 0;
+  int64_t created_ms = 0;
+  int64_t last_used_ms = 0;
+  uint64_t sessions = 0;
+  // The client currently served over this connection, as pgquay told it in BackendKeyData: a
+  // CancelRequest carrying this key is forwarded to backend_pid/backend_secret.
+  std::atomic<int32_t> client_key_pid{0};
+  std::atomic<int32_t> client_key_secret{0};
+  // The connection's parameters as ParameterStatus messages (wire format), current as of the
+  // last release, so a later client can be told what this connection looks like.
+  uint32_t params_length = 0;
+  char params[kParamsCapacity]{};
+
+  [[nodiscard]] std::string_view user_name() const { return user; }
+  [[nodiscard]] std::string_view database_name() const { return database; }
+  [[nodiscard]] std::string_view parameter_bytes() const { return {params, params_length}; }
+};
+
+// Moves `slot` from `from` to `to` if it is in `from`; false when another process won the race.
+inline bool transition(Slot& slot, SlotState from, SlotState to) {
+  return slot.state.compare_exchange_strong(from, to, std::memory_order_acq_rel);
+}
+
+void copy_name(char (&dest)[kNameLength], std::string_view name);
+
+}  // namespace pgquay::pool

@@ -1,0 +1,34 @@
+// What a worker inherits from the main process when it is forked: the configuration snapshot and
+// the shared-memory segment. Read-only in the worker except for the slot it holds.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pgquay/common/fd.hpp"
+#include "pgquay/config/config.hpp"
+#include "pgquay/config/databases.hpp"
+#include "pgquay/config/hba.hpp"
+#include "pgquay/net/address.hpp"
+#include "pgquay/pool/shared_state.hpp"
+
+namespace pgquay::worker {
+
+struct Context {
+  std::string hba_path;
+  std::string databases_path;  // empty: no limits file
+  config::Config config;
+  std::vector<config::HbaRule> hba;
+  config::DatabasesConfig databases;
+  pool::SharedState* shared = nullptr;
+};
+
+// A client handed from the main process to a worker.
+struct ClientHandoff {
+  Fd client;
+  Fd control;  // the worker's end of its control channel to main
+  net::SocketAddress peer;
+  bool unix_socket = false;
+};
+
+}  // namespace pgquay::worker

@@ -1,0 +1,270 @@
+#include "pgquay/server/pool_manager.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "pgquay/common/log.hpp"
+#include "pgquay/net/fd_passing.hpp"
+
+namespace pgquay::server {
+
+using pool::ControlMessage;
+using pool::ControlType;
+using pool::DenyReason;
+using pool::Slot;
+using pool::SlotState;
+
+PoolManager::PoolManager(ev::Loop& loop, worker::Context& context)
+    : loop_(loop),
+      context_(context),
+      server_fds_(static_cast<size_t>(context.shared->max_connections)),
+      deadline_timer_(loop, [this] { on_deadline(); }) {}
+
+PoolManager::~PoolManager() = default;
+
+int PoolManager::connections_for(std::string_view database, std::string_view user) const {
+  int n = 0;
+  for (const Slot& slot : context_.shared->all_slots()) {
+    if (slot.state.load() != SlotState::not_init && slot.database_name() == database &&
+        slot.user_name() == user)
+      ++n;
+  }
+  return n;
+}
+
+int PoolManager::limit_for(std::string_view database, std::string_view user) const {
+  for (const auto& limit : context_.databases.limits) {
+    bool db_match = limit.database == "all" || limit.database == database;
+    bool user_match = limit.user == "all" || limit.user == user;
+    if (db_match && user_match)
+      return limit.max_size == config::kAllConnections ? context_.shared->max_connections
+                                                       : limit.max_size;
+  }
+  return context_.shared->max_connections;
+}
+
+void PoolManager::close_slot(int index) {
+  Slot& slot = context_.shared->slots[index];
+  if (server_fds_[index]) {
+    server_fds_[index].reset();
+    context_.shared->stats.server_connections_closed.fetch_add(1);
+  }
+  slot.owner_pid.store(0);
+  slot.client_key_pid.store(0);
+  slot.client_key_secret.store(0);
+  slot.backend_pid = 0;
+  slot.backend_secret = 0;
+  slot.params_length = 0;
+  slot.user[0] = '\0';
+  slot.database[0] = '\0';
+  slot.state.store(SlotState::not_init);
+}
+
+// Order of preference: a pooled connection of the same user/database (only for a client pgquay
+// could verify), an empty slot, and finally an idle connection of someone else, closed to make
+// room.
+PoolManager::Grant PoolManager::try_grant(const Waiter& waiter) {
+  const ControlMessage& req = waiter.request;
+  auto slots = context_.shared->all_slots();
+  int send_fd = -1;
+  ControlMessage reply{};
+  reply.type = ControlType::grant_pooled;
+
+  int chosen = -1;
+  if (req.reuse_allowed) {
+    // The least recently used first, so idle connections age evenly.
+    int64_t oldest = INT64_MAX;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      Slot& s = slots[i];
+      if (s.state.load() == SlotState::free && s.database_name() == req.database &&
+          s.user_name() == req.user && s.last_used_ms < oldest) {
+        oldest = s.last_used_ms;
+        chosen = static_cast<int>(i);
+      }
+    }
+    if (chosen >= 0 && pool::transition(slots[chosen], SlotState::free, SlotState::in_use)) {
+      slots[chosen].owner_pid.store(waiter.pid);
+      send_fd = server_fds_[chosen].get();
+      context_.shared->stats.server_connections_reused.fetch_add(1);
+    } else {
+      chosen = -1;
+    }
+  }
+
+  if (chosen < 0) {
+    bool under_limit = connections_for(req.database, req.user) < limit_for(req.database, req.user);
+    int victim = -1;
+    for (size_t i = 0; i < slots.size() && chosen < 0; ++i) {
+      SlotState st = slots[i].state.load();
+      if (st == SlotState::not_init && under_limit) chosen = static_cast<int>(i);
+      if (st == SlotState::free && victim < 0) {
+        bool same_pool =
+            slots[i].database_name() == req.database && slots[i].user_name() == req.user;
+        // A free connection of this same pool can make room even at the limit; one of another
+        // pool only when this pool is under its limit.
+        if (same_pool || under_limit) victim = static_cast<int>(i);
+      }
+    }
+    if (chosen < 0 && victim >= 0 &&
+        pool::transition(slots[victim], SlotState::free, SlotState::remove)) {
+      PGQ_DEBUG("closing idle connection of %s/%s in slot %d to make room", slots[victim].user,
+                slots[victim].database, victim);
+      close_slot(victim);
+      chosen = victim;
+    }
+    if (chosen < 0) return Grant::none;
+    if (!pool::transition(slots[chosen], SlotState::not_init, SlotState::init)) return Grant::none;
+    Slot& s = slots[chosen];
+    pool::copy_name(s.user, req.user);
+    pool::copy_name(s.database, req.database);
+    s.owner_pid.store(waiter.pid);
+    s.created_ms = pool::now_ms();
+    s.sessions = 0;
+    reply.type = ControlType::grant_create;
+  }
+
+  reply.slot = chosen;
+  int sent = net::send_message(waiter.control_fd, &reply, sizeof(reply), send_fd);
+  if (sent < 0) {
+    // The worker is gone or stuck; its death is handled when it is reaped.
+    PGQ_WARN("could not hand slot %d to worker %d: %s", chosen, static_cast<int>(waiter.pid),
+             std::strerror(-sent));
+  }
+  return reply.type == ControlType::grant_pooled ? Grant::pooled : Grant::create;
+}
+
+void PoolManager::deny(const Waiter& waiter, DenyReason reason) {
+  ControlMessage reply{};
+  reply.type = ControlType::deny;
+  reply.reason = reason;
+  (void)net::send_message(waiter.control_fd, &reply, sizeof(reply));
+}
+
+void PoolManager::on_message(pid_t pid, int control_fd, const ControlMessage& message,
+                             Fd attached) {
+  auto slots = context_.shared->all_slots();
+  bool valid_slot = message.slot >= 0 && static_cast<size_t>(message.slot) < slots.size() &&
+                    slots[message.slot].owner_pid.load() == pid;
+  switch (message.type) {
+    case ControlType::acquire: {
+      Waiter waiter{pid, control_fd, message, 0};
+      ControlMessage& req = waiter.request;
+      req.user[pool::kNameLength - 1] = '\0';
+      req.database[pool::kNameLength - 1] = '\0';
+      // Strict FIFO: a newcomer never overtakes clients already waiting for the same pool.
+      bool others_waiting = std::any_of(waiters_.begin(), waiters_.end(), [&](const Waiter& w) {
+        return std::string_view(w.request.user) == req.user &&
+               std::string_view(w.request.database) == req.database;
+      });
+      if (!others_waiting && try_grant(waiter) != Grant::none) return;
+      auto timeout = context_.config.main.blocking_timeout.count();
+      waiter.deadline_ms = timeout > 0 ? pool::now_ms() + timeout : 0;
+      waiters_.push_back(waiter);
+      context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+      arm_deadline_timer();
+      return;
+    }
+    case ControlType::established: {
+      if (!valid_slot || !attached) {
+        PGQ_WARN("worker %d reported an unknown connection (slot %d)", static_cast<int>(pid),
+                 message.slot);
+        return;
+      }
+      if (pool::transition(slots[message.slot], SlotState::init, SlotState::in_use)) {
+        server_fds_[message.slot] = std::move(attached);
+        context_.shared->stats.server_connections_created.fetch_add(1);
+      }
+      return;
+    }
+    case ControlType::release: {
+      if (!valid_slot) return;
+      Slot& slot = slots[message.slot];
+      slot.client_key_pid.store(0);
+      slot.client_key_secret.store(0);
+      slot.last_used_ms = pool::now_ms();
+      if (message.clean && server_fds_[message.slot] &&
+          pool::transition(slot, SlotState::in_use, SlotState::free)) {
+        slot.owner_pid.store(0);
+      } else {
+        SlotState st = slot.state.load();
+        if (st == SlotState::in_use || st == SlotState::init) slot.state.store(SlotState::remove);
+        close_slot(message.slot);
+      }
+      serve_waiters();
+      return;
+    }
+    default:
+      PGQ_WARN("worker %d sent an unexpected control message %u", static_cast<int>(pid),
+               static_cast<unsigned>(message.type));
+  }
+}
+
+void PoolManager::worker_gone(pid_t pid) {
+  auto slots = context_.shared->all_slots();
+  bool freed = false;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Slot& slot = slots[i];
+    SlotState st = slot.state.load();
+    if ((st == SlotState::in_use || st == SlotState::init) && slot.owner_pid.load() == pid) {
+      // It may have been in the middle of a transaction: closing our copy (the worker's copy died
+      // with it) makes PostgreSQL roll back and end that backend.
+      slot.state.store(SlotState::remove);
+      close_slot(static_cast<int>(i));
+      freed = true;
+    }
+  }
+  waiters_.erase(std::remove_if(waiters_.begin(), waiters_.end(),
+                                [pid](const Waiter& w) { return w.pid == pid; }),
+                 waiters_.end());
+  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+  if (freed || !waiters_.empty()) serve_waiters();
+}
+
+void PoolManager::serve_waiters() {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (try_grant(*it) != Grant::none) {
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+  arm_deadline_timer();
+}
+
+void PoolManager::arm_deadline_timer() {
+  int64_t earliest = 0;
+  for (const Waiter& w : waiters_) {
+    if (w.deadline_ms > 0 && (earliest == 0 || w.deadline_ms < earliest)) earliest = w.deadline_ms;
+  }
+  if (earliest == 0) {
+    deadline_timer_.stop();
+    return;
+  }
+  int64_t delay = std::max<int64_t>(1, earliest - pool::now_ms());
+  deadline_timer_.start(std::chrono::milliseconds{delay});
+}
+
+void PoolManager::on_deadline() {
+  int64_t now = pool::now_ms();
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->deadline_ms > 0 && it->deadline_ms <= now) {
+      deny(*it, DenyReason::timeout);
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+  arm_deadline_timer();
+}
+
+void PoolManager::close_all() {
+  for (const Waiter& w : waiters_) deny(w, DenyReason::shutting_down);
+  waiters_.clear();
+  for (size_t i = 0; i < server_fds_.size(); ++i) {
+    if (server_fds_[i]) close_slot(static_cast<int>(i));
+  }
+}
+
+}  // namespace pgquay::server

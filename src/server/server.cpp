@@ -1,0 +1,289 @@
+#include "pgquay/server/server.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pgquay/build_config.hpp"
+#include "pgquay/common/log.hpp"
+#include "pgquay/common/process.hpp"
+#include "pgquay/net/fd_passing.hpp"
+#include "pgquay/net/socket.hpp"
+
+namespace pgquay::server {
+
+namespace {
+// Descriptors the main process needs besides one per pooled connection and one per worker.
+constexpr rlim_t kDescriptorReserve = 64;
+}  // namespace
+
+Server::Server(ev::Loop& loop, worker::Context& context)
+    : loop_(loop), context_(context), pool_(std::make_unique<PoolManager>(loop, context)) {}
+
+Server::~Server() {
+  if (is_child_) return;  // a worker: the files belong to the main process
+  if (!unix_socket_path_.empty()) ::unlink(unix_socket_path_.c_str());
+  if (!pidfile_path_.empty()) ::unlink(pidfile_path_.c_str());
+}
+
+Result<void> Server::check_descriptor_limit() const {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  // Each pooled connection and each worker's control channel costs main one descriptor.
+  rlim_t needed =
+      static_cast<rlim_t>(context_.config.main.max_connections) * 2 + kDescriptorReserve;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    if (limit.rlim_max == RLIM_INFINITY || limit.rlim_max >= needed) {
+      limit.rlim_cur = needed;
+      if (setrlimit(RLIMIT_NOFILE, &limit) == 0) return {};
+    }
+    return fail("max_connections = " + std::to_string(context_.config.main.max_connections) +
+                " needs " + std::to_string(needed) + " file descriptors but RLIMIT_NOFILE is " +
+                std::to_string(limit.rlim_cur) + " (raise it with ulimit -n or LimitNOFILE=)");
+  }
+  return {};
+}
+
+Result<void> Server::write_pidfile() {
+  std::string path = config::effective_pidfile(context_.config.main);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (fd) {
+      std::string text = std::to_string(getpid()) + "\n";
+      if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        return fail_errno("could not write pid file " + path);
+      pidfile_path_ = path;
+      return {};
+    }
+    if (errno != EEXIST) return fail_errno("could not create pid file " + path);
+    // Someone left a pid file: refuse if that process still runs, else it is stale.
+    char buf[32] = {};
+    Fd old(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    ssize_t n = old ? ::read(old.get(), buf, sizeof(buf) - 1) : -1;
+    long pid = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM))
+      return fail("pgquay is already running with pid " + std::to_string(pid) + " (pid file " +
+                  path + ")");
+    PGQ_WARN("removing stale pid file %s", path.c_str());
+    ::unlink(path.c_str());
+  }
+  return fail("could not create pid file " + path);
+}
+
+Result<void> Server::open_listeners() {
+  const auto& main = context_.config.main;
+  int backlog = config::effective_backlog(main);
+  auto tcp = net::listen_tcp(main.host, main.port, backlog);
+  if (!tcp) return Unexpected(tcp.error());
+  tcp_listeners_ = std::move(*tcp);
+  auto unix_listener = net::listen_unix(main.unix_socket_dir, main.port, backlog);
+  if (!unix_listener) return Unexpected(unix_listener.error());
+  unix_listener_ = std::move(unix_listener->fd);
+  unix_socket_path_ = unix_listener->path;
+  for (const Fd& fd : tcp_listeners_) {
+    acceptors_.push_back(std::make_unique<ev::Acceptor>(
+        loop_, fd.get(), [this](Fd client) { on_client(std::move(client), false); }));
+  }
+  acceptors_.push_back(std::make_unique<ev::Acceptor>(
+      loop_, unix_listener_.get(), [this](Fd client) { on_client(std::move(client), true); }));
+  return {};
+}
+
+Result<void> Server::start() {
+  if (auto ok = check_descriptor_limit(); !ok) return ok;
+  if (auto ok = write_pidfile(); !ok) return ok;
+  if (auto ok = open_listeners(); !ok) return ok;
+  signals_ = std::make_unique<ev::SignalWatcher>(
+      loop_, std::initializer_list<int>{SIGTERM, SIGINT, SIGTRAP, SIGCHLD, SIGHUP, SIGUSR1},
+      [this](int signo) { on_signal(signo); });
+  if (!signals_->ok()) return fail_errno("signalfd");
+  const auto& main = context_.config.main;
+  PGQ_INFO("pgquay %s started: listening on %s:%d and %s (%s backend, %s pipeline, %d connections)",
+           PGQUAY_VERSION, main.host.c_str(), main.port, unix_socket_path_.c_str(),
+           loop_.backend_name(), config::to_string(config::effective_pipeline(main)).data(),
+           main.max_connections);
+  return {};
+}
+
+Result<void> Server::run(std::optional<worker::ClientHandoff>& handoff) {
+  handoff_ = &handoff;
+  process::set_title("pgquay: main");
+  return loop_.run();
+}
+
+void Server::on_client(Fd client, bool unix_socket) {
+  context_.shared->stats.clients_accepted.fetch_add(1);
+  if (graceful_) return;  // closing: the client sees the connection end
+  auto channel = net::seqpacket_pair();
+  if (!channel) {
+    PGQ_ERROR("cannot serve a client: %s", channel.error().message.c_str());
+    return;
+  }
+  net::SocketAddress peer = net::peer_address(client.get());
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    PGQ_ERROR("fork failed: %s; client %s refused", std::strerror(errno),
+              net::to_string(peer).c_str());
+    return;
+  }
+  if (pid == 0) {
+    // The worker: the fork hook first, then unwind out of the main loop; main() destroys this
+    // Server (closing the listeners and everything else main owned) and runs the worker.
+    is_child_ = true;
+    if (auto ok = loop_.fork_child(); !ok) {
+      PGQ_FATAL("worker: %s", ok.error().message.c_str());
+      _exit(1);
+    }
+    *handoff_ =
+        worker::ClientHandoff{std::move(client), std::move(channel->second), peer, unix_socket};
+    loop_.break_loop();
+    return;
+  }
+  WorkerEntry entry;
+  entry.pid = pid;
+  entry.control = std::move(channel->first);
+  int control_fd = entry.control.get();
+  entry.watcher = std::make_unique<ev::ReadableWatcher>(loop_, control_fd, [this, pid] {
+    auto it = workers_.find(pid);
+    if (it != workers_.end()) drain_control(it->second);
+  });
+  workers_.emplace(pid, std::move(entry));
+  context_.shared->stats.clients_active.fetch_add(1);
+}
+
+void Server::drain_control(WorkerEntry& entry) {
+  for (;;) {
+    pool::ControlMessage message{};
+    Fd attached;
+    int n = net::receive_message(entry.control.get(), &message, sizeof(message), &attached);
+    if (n == -EAGAIN) return;
+    if (n <= 0) {
+      // The worker closed its end (it is exiting): stop watching; reaping finishes the job.
+      if (entry.watcher) entry.watcher->stop();
+      return;
+    }
+    if (static_cast<size_t>(n) != sizeof(message)) {
+      PGQ_WARN("worker %d sent a malformed control message", static_cast<int>(entry.pid));
+      continue;
+    }
+    pool_->on_message(entry.pid, entry.control.get(), message, std::move(attached));
+  }
+}
+
+void Server::reap_children() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    auto it = workers_.find(pid);
+    if (it == workers_.end()) continue;
+    // Messages the worker sent before it exited (a clean release) are still queued: read them
+    // first, so a connection it returned is pooled rather than closed.
+    drain_control(it->second);
+    if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)) {
+      context_.shared->stats.worker_crashes.fetch_add(1);
+      if (WIFSIGNALED(status)) {
+        PGQ_WARN("worker %d was terminated by signal %d (%s); its server connection is closed",
+                 static_cast<int>(pid), WTERMSIG(status), strsignal(WTERMSIG(status)));
+      } else {
+        PGQ_WARN("worker %d exited with status %d", static_cast<int>(pid), WEXITSTATUS(status));
+      }
+    }
+    pool_->worker_gone(pid);
+    workers_.erase(it);
+    context_.shared->stats.clients_active.fetch_sub(1);
+  }
+  if (graceful_ && workers_.empty()) {
+    PGQ_INFO("graceful shutdown: the last client has left");
+    pool_->close_all();
+    loop_.break_loop();
+  }
+}
+
+void Server::stop_accepting() {
+  acceptors_.clear();
+  tcp_listeners_.clear();
+  unix_listener_.reset();
+  if (!unix_socket_path_.empty()) {
+    ::unlink(unix_socket_path_.c_str());
+    unix_socket_path_.clear();
+  }
+}
+
+void Server::shutdown_immediately(const char* why) {
+  PGQ_INFO("%s: shutting down now", why);
+  stop_accepting();
+  for (auto& [pid, entry] : workers_) ::kill(pid, SIGTERM);
+  pool_->close_all();
+  loop_.break_loop();
+}
+
+void Server::shutdown_gracefully() {
+  PGQ_INFO("graceful shutdown: no new clients; waiting for %zu session(s) to end", workers_.size());
+  graceful_ = true;
+  stop_accepting();
+  if (workers_.empty()) {
+    pool_->close_all();
+    loop_.break_loop();
+  }
+}
+
+void Server::reload() {
+  // SIGHUP re-reads the access rules and the limits; new clients see them at once (workers are
+  // forked from this process). A file with an error changes nothing. Reloading pgquay.conf itself
+  // belongs to the management work (conf reload).
+  auto hba = config::load_hba_file(context_.hba_path);
+  if (!hba) {
+    PGQ_ERROR("reload: %s; keeping the previous rules", hba.error().message.c_str());
+    return;
+  }
+  config::DatabasesConfig databases;
+  if (!context_.databases_path.empty()) {
+    auto loaded = config::load_databases_file(context_.databases_path);
+    if (!loaded) {
+      PGQ_ERROR("reload: %s; keeping the previous limits", loaded.error().message.c_str());
+      return;
+    }
+    databases = std::move(*loaded);
+    auto sized = config::resolve_sizes(databases.limits, context_.config.main.max_connections,
+                                       context_.databases_path);
+    if (!sized) {
+      PGQ_ERROR("reload: %s; keeping the previous limits", sized.error().message.c_str());
+      return;
+    }
+  }
+  context_.hba = std::move(*hba);
+  context_.databases = std::move(databases);
+  PGQ_INFO("reload: %s%s%s reloaded (%zu hba rules)", context_.hba_path.c_str(),
+           context_.databases_path.empty() ? "" : " and ", context_.databases_path.c_str(),
+           context_.hba.size());
+}
+
+void Server::on_signal(int signo) {
+  switch (signo) {
+    case SIGCHLD:
+      reap_children();
+      break;
+    case SIGTERM:
+      shutdown_immediately("SIGTERM");
+      break;
+    case SIGINT:
+      shutdown_immediately("SIGINT");
+      break;
+    case SIGTRAP:
+      shutdown_gracefully();
+      break;
+    case SIGHUP:
+      reload();
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace pgquay::server

@@ -1,0 +1,109 @@
+// Ending a session: reset the server connection if it is between requests, give it back to the
+// main process (or have it closed), close the client.
+#include "pgquay/common/log.hpp"
+#include "pgquay/proto/framing.hpp"
+#include "session.hpp"
+
+namespace pgquay::worker {
+
+void Session::on_relay_end(const pipeline::RelayOutcome& outcome) {
+  using pipeline::EndReason;
+  log_disconnection(pipeline::end_reason_name(outcome.reason));
+  switch (outcome.reason) {
+    case EndReason::client_terminated:
+    case EndReason::client_failed:
+      close_client();
+      if (outcome.server_synced) return begin_reset(outcome.tx_status);
+      // The client left in the middle of a request: the server's state is unknown.
+      return release_server(false);
+    case EndReason::protocol_error:
+      PGQ_WARN("%s: %s", describe().c_str(), outcome.detail.c_str());
+      client_error("08P01", "invalid frontend message framing", outcome.detail);
+      return release_server(false);
+    case EndReason::server_fatal:
+    case EndReason::server_closed:
+      close_client();  // after the server's last words (already queued) reach the client
+      return release_server(false);
+  }
+}
+
+void Session::begin_reset(proto::TxStatus status) {
+  phase_ = Phase::reset;
+  relay_.reset();
+  if (!server_ || server_->closed()) return release_server(false);
+  std::string out;
+  if (status != proto::TxStatus::idle) {
+    proto::build_query(out, "ROLLBACK");
+    ++reset_pending_;
+  }
+  // DISCARD ALL: temp tables, prepared statements, SET values, LISTEN, advisory locks, cursors.
+  proto::build_query(out, "DISCARD ALL");
+  ++reset_pending_;
+  server_->write(out);
+}
+
+void Session::read_reset() {
+  auto& in = server_->input();
+  while (phase_ == Phase::reset) {
+    auto next = proto::next_message(in.view());
+    if (!next) return release_server(false);
+    if (!*next) return;
+    const proto::MessageView& m = **next;
+    if (m.type == 'E') {
+      reset_failed_ = true;
+    } else if (m.type == 'S') {
+      if (auto kv = proto::parse_parameter_status(m.body))
+        parameters_[std::string(kv->first)] = std::string(kv->second);
+    } else if (m.type == 'Z') {
+      auto status = proto::parse_ready_for_query(m.body);
+      in.consume(m.size);
+      if (--reset_pending_ == 0) {
+        return release_server(!reset_failed_ && status == proto::TxStatus::idle && in.empty());
+      }
+      continue;
+    }
+    in.consume(m.size);
+  }
+}
+
+void Session::release_server(bool clean) {
+  if (phase_ == Phase::release || released_) return;
+  phase_ = Phase::release;
+  relay_.reset();
+  if (slot_ < 0) {
+    released_ = true;
+    server_.reset();
+    return maybe_finish();
+  }
+  if (clean && server_ && slot_established_) {
+    server_clean_ = true;
+    server_->quiesce();  // on_stream_quiet sends the release
+    return;
+  }
+  server_clean_ = false;
+  send_release();
+}
+
+void Session::on_stream_quiet(ev::Stream&, bool clean) {
+  server_clean_ = server_clean_ && clean && server_->input().empty();
+  send_release();
+}
+
+void Session::send_release() {
+  if (released_) return;
+  released_ = true;
+  bool clean = server_clean_ && slot_established_;
+  if (clean) {
+    save_parameters_to_slot();
+    ++slot().sessions;
+  }
+  pool::ControlMessage message{};
+  message.type = pool::ControlType::release;
+  message.slot = slot_;
+  message.clean = clean ? 1 : 0;
+  send_control(message);
+  server_.reset();
+  maybe_finish();
+}
+
+}  // namespace pgquay::worker

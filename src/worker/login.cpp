@@ -1,0 +1,147 @@
+// Creating a server connection: connect, then relay PostgreSQL's authentication exchange between
+// the server and the client (cleartext, md5 and SCRAM-SHA-256 messages pass through unchanged).
+#include <cstring>
+
+#include "pgquay/common/log.hpp"
+#include "pgquay/net/socket.hpp"
+#include "pgquay/proto/framing.hpp"
+#include "session.hpp"
+
+namespace pgquay::worker {
+
+namespace {
+int primary_server(const pool::SharedState& shared) {
+  for (int i = 0; i < shared.server_count; ++i) {
+    if (shared.servers[i].primary) return i;
+  }
+  return 0;
+}
+}  // namespace
+
+void Session::connect_server() {
+  phase_ = Phase::connect;
+  int index = primary_server(*context_.shared);
+  slot().server = index;
+  const pool::ServerEntry& server = context_.shared->servers[index];
+  auto sock = net::stream_socket(server.address.ss_family);
+  if (!sock) {
+    client_error("08001", "could not create a socket: " + sock.error().message);
+    return release_server(false);
+  }
+  if (server.address.ss_family != AF_UNIX) {
+    // Requests and answers are small messages: never let Nagle hold one back.
+    net::set_nodelay(sock->get(), true);
+    net::set_keepalive(sock->get(), context_.config.main.keep_alive);
+  }
+  int fd = sock->get();
+  auto holder = std::make_shared<Fd>(std::move(*sock));
+  connect_timer_ = std::make_unique<ev::Timer>(loop_, [this] {
+    connector_.reset();
+    on_server_connected(ETIMEDOUT);
+  });
+  connect_timer_->start(context_.config.main.server_connect_timeout);
+  connector_ = std::make_unique<ev::Connector>(
+      loop_, fd, reinterpret_cast<const sockaddr*>(&server.address), server.address_length,
+      [this, holder](int error) {
+        if (!error) server_ = std::make_unique<ev::Stream>(loop_, std::move(*holder), *this);
+        on_server_connected(error);
+      });
+}
+
+void Session::on_server_connected(int error) {
+  if (connect_timer_) connect_timer_->stop();
+  const pool::ServerEntry& server = context_.shared->servers[slot().server];
+  if (error) {
+    client_error("08001", "could not connect to the PostgreSQL server \"" +
+                              std::string(server.name) + "\" at " + server.host + ":" +
+                              std::to_string(server.port) + ": " + std::strerror(error));
+    return release_server(false);
+  }
+  phase_ = Phase::login;
+  // Only user and database: the connection's defaults stay the server's own, and each client's
+  // parameters are applied on top with set_config (and removed by DISCARD ALL).
+  std::vector<std::pair<std::string, std::string>> params{{"user", user_}, {"database", database_}};
+  std::string packet;
+  proto::build_startup(packet, params);
+  server_->write(packet);
+}
+
+void Session::read_login() {
+  auto& in = server_->input();
+  while (phase_ == Phase::login) {
+    auto next = proto::next_message(in.view());
+    if (!next) {
+      client_error("08P01", "invalid message from the PostgreSQL server during login",
+                   next.error().message);
+      return release_server(false);
+    }
+    if (!*next) return;
+    const proto::MessageView& m = **next;
+    std::string_view whole = in.view().substr(0, m.size);
+    switch (m.type) {
+      case 'R':  // authentication request (or AuthenticationOk): the client answers it
+      case 'N':
+        if (client_) client_->write(whole);
+        break;
+      case 'E': {
+        std::string bytes(whole);
+        in.consume(m.size);
+        PGQ_WARN("%s: PostgreSQL refused the login", describe().c_str());
+        client_raw_error(std::move(bytes));
+        return release_server(false);
+      }
+      case 'S':
+        if (auto kv = proto::parse_parameter_status(m.body))
+          parameters_[std::string(kv->first)] = std::string(kv->second);
+        break;
+      case 'K':
+        if (auto key = proto::parse_backend_key_data(m.body)) backend_key_ = *key;
+        break;
+      case 'Z':
+        in.consume(m.size);
+        return login_complete();
+      default:
+        break;  // NegotiateProtocolVersion and the like: nothing for the client
+    }
+    in.consume(m.size);
+  }
+}
+
+void Session::read_client_during_login() {
+  auto& in = client_->input();
+  while (phase_ == Phase::login && client_) {
+    auto next = proto::next_message(in.view());
+    if (!next) {
+      client_error(next.error());
+      return release_server(false);
+    }
+    if (!*next) return;
+    const proto::MessageView& m = **next;
+    if (m.type == 'p') {
+      server_->write(in.view().substr(0, m.size));
+    } else if (m.type == 'X') {
+      in.consume(m.size);
+      client_.reset();
+      return release_server(false);
+    } else {
+      client_error("08P01", "invalid message during authentication: expected a password message");
+      return release_server(false);
+    }
+    in.consume(m.size);
+  }
+}
+
+void Session::login_complete() {
+  pool::Slot& s = slot();
+  s.backend_pid = backend_key_.pid;
+  s.backend_secret = backend_key_.secret;
+  save_parameters_to_slot();
+  pool::ControlMessage done{};
+  done.type = pool::ControlType::established;
+  done.slot = slot_;
+  send_control(done, server_->fd());
+  slot_established_ = true;
+  begin_setup();
+}
+
+}  // namespace pgquay::worker

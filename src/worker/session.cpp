@@ -1,0 +1,207 @@
+#include "session.hpp"
+
+#include <signal.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "pgquay/common/log.hpp"
+#include "pgquay/net/address.hpp"
+#include "pgquay/net/socket.hpp"
+#include "pgquay/proto/error_fields.hpp"
+#include "pgquay/proto/framing.hpp"
+
+namespace pgquay::worker {
+
+Session::Session(ev::Loop& loop, const Context& context, ClientHandoff handoff)
+    : loop_(loop), context_(context), handoff_(std::move(handoff)) {}
+
+Session::~Session() = default;
+
+void Session::start() {
+  started_ms_ = pool::now_ms();
+  const auto& main = context_.config.main;
+  if (!handoff_.unix_socket) {
+    net::set_nodelay(handoff_.client.get(), main.nodelay);
+    net::set_keepalive(handoff_.client.get(), main.keep_alive);
+  }
+  client_ = std::make_unique<ev::Stream>(loop_, std::move(handoff_.client), *this);
+  signals_ = std::make_unique<ev::SignalWatcher>(
+      loop_, std::initializer_list<int>{SIGTERM, SIGQUIT}, [this](int) {
+        client_error("57P01", "terminating connection due to administrator command");
+        release_server(false);
+      });
+  auth_timer_ = std::make_unique<ev::Timer>(loop_, [this] {
+    if (phase_ >= Phase::relay) return;
+    PGQ_WARN("%s: authentication timeout", describe().c_str());
+    client_error("57014", "canceling authentication due to timeout");
+    release_server(false);
+  });
+  auth_timer_->start(main.authentication_timeout);
+}
+
+pool::Slot& Session::slot() const {
+  return context_.shared->slots[slot_];
+}
+
+std::string Session::describe() const {
+  std::string host = net::host_string(handoff_.peer);
+  if (user_.empty()) return host;
+  return user_ + "@" + host + "/" + requested_database_;
+}
+
+void Session::on_stream_data(ev::Stream& stream) {
+  if (&stream == client_.get()) {
+    switch (phase_) {
+      case Phase::startup:
+        return read_startup();
+      case Phase::login:
+        return read_client_during_login();
+      case Phase::relay:
+        return relay_->client_data();
+      case Phase::reset:
+      case Phase::release:
+      case Phase::cancel:
+      case Phase::done:
+        stream.input().clear();
+        return;
+      default:
+        return;  // kept until the session is ready (a client may pipeline its first query)
+    }
+  }
+  switch (phase_) {
+    case Phase::login:
+      return read_login();
+    case Phase::setup:
+      return read_setup();
+    case Phase::relay:
+      return relay_->server_data();
+    case Phase::reset:
+      return read_reset();
+    default:
+      stream.input().clear();
+      return;
+  }
+}
+
+void Session::on_stream_closed(ev::Stream& stream, int error) {
+  if (&stream == client_.get()) {
+    if (phase_ == Phase::relay) return relay_->client_closed(error);
+    client_.reset();
+    if (phase_ == Phase::setup && server_) {
+      // The connection is mid-request: it cannot be reused safely.
+      release_server(false);
+    } else if (phase_ == Phase::login || phase_ == Phase::connect) {
+      release_server(false);
+    }
+    return maybe_finish();
+  }
+  if (phase_ == Phase::relay) return relay_->server_closed(error);
+  if (phase_ == Phase::cancel) {
+    server_.reset();
+    return maybe_finish();
+  }
+  if (phase_ == Phase::login || phase_ == Phase::setup) {
+    client_error("08006", "the PostgreSQL server closed the connection unexpectedly");
+  }
+  release_server(false);
+}
+
+void Session::on_stream_drained(ev::Stream& stream) {
+  if (&stream == client_.get()) {
+    if (client_closing_) {
+      client_.reset();
+      return maybe_finish();
+    }
+    if (relay_) relay_->client_drained();
+    return;
+  }
+  if (phase_ == Phase::cancel) {
+    server_.reset();
+    return maybe_finish();
+  }
+  if (relay_) relay_->server_drained();
+}
+
+void Session::on_server_parameter(std::string_view name, std::string_view value) {
+  parameters_[std::string(name)] = std::string(value);
+}
+
+void Session::client_error(std::string_view sqlstate, std::string_view message,
+                           std::string_view detail) {
+  std::string out;
+  proto::build_fatal(out, sqlstate, message, detail);
+  PGQ_WARN("%s: %.*s", describe().c_str(), static_cast<int>(message.size()), message.data());
+  client_raw_error(std::move(out));
+}
+
+void Session::client_error(const proto::ProtoError& error) {
+  client_error(error.sqlstate, error.message, error.detail);
+}
+
+void Session::client_raw_error(std::string bytes) {
+  if (client_ && !client_->closed()) client_->write(bytes);
+  close_client();
+}
+
+void Session::close_client() {
+  if (!client_) return maybe_finish();
+  if (client_->output_pending() > 0 && !client_->closed()) {
+    client_closing_ = true;  // on_stream_drained closes it
+    client_->pause_reading();
+    return;
+  }
+  client_.reset();
+  maybe_finish();
+}
+
+void Session::maybe_finish() {
+  bool server_done = released_ || slot_ < 0;
+  if (phase_ == Phase::cancel) server_done = !server_ && !connector_;
+  if (!client_ && server_done) {
+    phase_ = Phase::done;
+    loop_.break_loop();
+  }
+}
+
+void Session::log_disconnection(std::string_view why) {
+  if (!context_.config.main.log_disconnections) return;
+  int64_t ms = pool::now_ms() - started_ms_;
+  PGQ_INFO("disconnection: session time: %lld.%03lld s user=%s database=%s host=%s (%.*s)",
+           static_cast<long long>(ms / 1000), static_cast<long long>(ms % 1000), user_.c_str(),
+           requested_database_.c_str(), net::host_string(handoff_.peer).c_str(),
+           static_cast<int>(why.size()), why.data());
+}
+
+void Session::save_parameters_to_slot() {
+  if (slot_ < 0) return;
+  std::string bytes;
+  for (const auto& [name, value] : parameters_) {
+    std::string one;
+    proto::build_parameter_status(one, name, value);
+    if (bytes.size() + one.size() > pool::kParamsCapacity) {
+      PGQ_DEBUG("parameter %s does not fit in the slot; a later client will not see it",
+                name.c_str());
+      continue;
+    }
+    bytes += one;
+  }
+  pool::Slot& s = slot();
+  std::memcpy(s.params, bytes.data(), bytes.size());
+  s.params_length = static_cast<uint32_t>(bytes.size());
+}
+
+int run_worker(ev::Loop& loop, const Context& context, ClientHandoff handoff) {
+  log::set_process_role("worker");
+  Session session(loop, context, std::move(handoff));
+  session.start();
+  if (auto ran = loop.run(); !ran) {
+    PGQ_ERROR("worker loop failed: %s", ran.error().message.c_str());
+    return 1;
+  }
+  return session.exit_status();
+}
+
+}  // namespace pgquay::worker

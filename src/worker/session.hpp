@@ -1,0 +1,123 @@
+// Private to the worker: one client session from its first byte to its last.
+//
+// Phases: startup (SSLRequest/GSSENCRequest answered 'N', CancelRequest forwarded, startup packet
+// checked against hba) -> acquire (ask main for a server connection, maybe wait in its queue) ->
+// login (new connections only: PostgreSQL's authentication exchange relayed to the client) ->
+// setup (the client's startup parameters applied with set_config) -> relay (the pipeline) ->
+// reset (ROLLBACK if needed, DISCARD ALL) -> release (connection handed back to main) -> exit.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pgquay/config/hba.hpp"
+#include "pgquay/ev/stream.hpp"
+#include "pgquay/ev/watchers.hpp"
+#include "pgquay/pipeline/pipeline.hpp"
+#include "pgquay/pipeline/relay.hpp"
+#include "pgquay/pool/control.hpp"
+#include "pgquay/proto/error.hpp"
+#include "pgquay/proto/messages.hpp"
+#include "pgquay/proto/startup.hpp"
+#include "pgquay/worker/context.hpp"
+
+namespace pgquay::worker {
+
+enum class Phase { startup, acquire, connect, login, setup, relay, reset, release, cancel, done };
+
+class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
+ public:
+  Session(ev::Loop& loop, const Context& context, ClientHandoff handoff);
+  ~Session() override;
+  void start();
+  [[nodiscard]] int exit_status() const { return exit_status_; }
+
+  // StreamEvents
+  void on_stream_data(ev::Stream& stream) override;
+  void on_stream_closed(ev::Stream& stream, int error) override;
+  void on_stream_drained(ev::Stream& stream) override;
+  void on_stream_quiet(ev::Stream& stream, bool clean) override;
+  // RelayOwner
+  void on_relay_end(const pipeline::RelayOutcome& outcome) override;
+  void on_server_parameter(std::string_view name, std::string_view value) override;
+
+ private:
+  // startup.cpp
+  void read_startup();
+  void handle_startup(const proto::StartupMessage& message);
+  void handle_cancel(const proto::BackendKey& key);
+  // acquire.cpp
+  void request_connection();
+  void on_control();
+  void on_grant_pooled(int slot, Fd server);
+  void on_grant_create(int slot);
+  void send_control(pool::ControlMessage message, int fd = -1);
+  // login.cpp
+  void connect_server();
+  void on_server_connected(int error);
+  void read_login();
+  void read_client_during_login();
+  void login_complete();
+  // setup.cpp
+  void begin_setup();
+  void read_setup();
+  void finish_setup();
+  void start_relay();
+  // finish.cpp
+  void begin_reset(proto::TxStatus status);
+  void read_reset();
+  void release_server(bool clean);
+  void send_release();
+  void close_client();
+  void client_error(std::string_view sqlstate, std::string_view message,
+                    std::string_view detail = {});
+  void client_error(const proto::ProtoError& error);
+  void client_raw_error(std::string bytes);
+  void maybe_finish();
+  void log_disconnection(std::string_view why);
+
+  [[nodiscard]] pool::Slot& slot() const;
+  [[nodiscard]] std::string describe() const;  // user@host/database for log lines
+  void save_parameters_to_slot();
+
+  ev::Loop& loop_;
+  const Context& context_;
+  ClientHandoff handoff_;
+  Phase phase_ = Phase::startup;
+  std::unique_ptr<ev::Stream> client_;
+  std::unique_ptr<ev::Stream> server_;
+  std::unique_ptr<ev::ReadableWatcher> control_watcher_;
+  std::unique_ptr<ev::Connector> connector_;
+  std::unique_ptr<ev::Timer> auth_timer_;
+  std::unique_ptr<ev::Timer> connect_timer_;
+  std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<pipeline::Relay> relay_;
+  std::unique_ptr<ev::SignalWatcher> signals_;
+
+  std::string user_;
+  std::string database_;  // the real database (aliases resolved)
+  std::string requested_database_;
+  std::vector<std::pair<std::string, std::string>> client_params_;  // to apply with set_config
+  config::HbaMethod method_ = config::HbaMethod::reject;
+  bool reuse_allowed_ = false;
+
+  int slot_ = -1;
+  bool slot_established_ = false;  // main has our socket (the connection is in the pool)
+  std::map<std::string, std::string, std::less<>> parameters_;  // the server's, as reported
+  proto::BackendKey backend_key_{};
+  proto::BackendKey client_key_{};
+  int setup_pending_ = 0;
+  std::optional<std::string> setup_error_;  // ErrorResponse body from set_config
+  int reset_pending_ = 0;
+  bool reset_failed_ = false;
+  bool server_clean_ = false;
+  bool released_ = false;
+  bool client_closing_ = false;
+  int64_t started_ms_ = 0;
+  int exit_status_ = 0;
+};
+
+}  // namespace pgquay::worker
