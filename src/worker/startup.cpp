@@ -78,7 +78,18 @@ void Session::handle_startup(const proto::StartupMessage& message) {
   // Only a client whose identity pgquay vouches for may get a connection another client logged
   // in: `trust` says so. Password methods are relayed to PostgreSQL on a fresh connection.
   reuse_allowed_ = method_ == config::HbaMethod::trust;
-  process::set_title("pgquay: " + user_ + "@" + host + "/" + requested_database_);
+  switch (context_.config.main.update_process_title) {
+    case config::UpdateProcessTitle::never:
+      break;
+    case config::UpdateProcessTitle::minimal:
+      process::set_title("pgquay: " + user_ + "/" + requested_database_);
+      break;
+    case config::UpdateProcessTitle::strict:
+    case config::UpdateProcessTitle::verbose:
+      process::set_title("pgquay: " + user_ + "@" + net::to_string(handoff_.peer) + "/" +
+                         requested_database_);
+      break;
+  }
   request_connection();
 }
 
