@@ -192,19 +192,20 @@ int main(int argc, char** argv) {
   auto loop = ev::Loop::create(*kind);
   if (!loop) return fail_startup(loop.error());
 
-  std::optional<worker::ClientHandoff> handoff;
+  std::optional<worker::WorkerStart> worker_start;
   {
     server::Server server(**loop, *context);
     if (auto ok = server.start(); !ok) return fail_startup(ok.error());
-    if (auto ok = server.run(handoff); !ok) return fail_startup(ok.error());
+    if (auto ok = server.run(worker_start); !ok) return fail_startup(ok.error());
   }
-  if (!handoff) {
+  if (!worker_start) {
     PGQ_INFO("pgquay stopped");
     return 0;
   }
   // A worker: drop everything inherited from the main process that the Server did not own.
   std::vector<int> keep = (*loop)->descriptors();
-  keep.insert(keep.end(), {handoff->client.get(), handoff->control.get(), log::output_fd()});
+  keep.insert(keep.end(), {worker_start->control.get(), log::output_fd()});
+  if (worker_start->client) keep.push_back(worker_start->client->client.get());
   process::close_inherited_fds(keep);
-  return worker::run_worker(**loop, *context, std::move(*handoff));
+  return worker::run_worker(**loop, *context, std::move(*worker_start));
 }

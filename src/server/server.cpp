@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "pgquay/build_config.hpp"
 #include "pgquay/common/log.hpp"
@@ -20,6 +22,8 @@ namespace pgquay::server {
 namespace {
 // Descriptors the main process needs besides one per pooled connection and one per worker.
 constexpr rlim_t kDescriptorReserve = 64;
+// How often surplus idle workers (beyond prefork_workers) are asked to exit.
+constexpr std::chrono::milliseconds kCacheTrimInterval{10000};
 }  // namespace
 
 Server::Server(ev::Loop& loop, worker::Context& context)
@@ -98,6 +102,10 @@ Result<void> Server::start() {
   if (auto ok = check_descriptor_limit(); !ok) return ok;
   if (auto ok = write_pidfile(); !ok) return ok;
   if (auto ok = open_listeners(); !ok) return ok;
+  cache_target_ =
+      config::effective_prefork_workers(context_.config.main, std::thread::hardware_concurrency());
+  trim_timer_ = std::make_unique<ev::Timer>(loop_, [this] { trim_cache(); });
+  trim_timer_->start(kCacheTrimInterval, kCacheTrimInterval);
   signals_ = std::make_unique<ev::SignalWatcher>(
       loop_, std::initializer_list<int>{SIGTERM, SIGINT, SIGTRAP, SIGCHLD, SIGHUP, SIGUSR1},
       [this](int signo) { on_signal(signo); });
@@ -110,8 +118,9 @@ Result<void> Server::start() {
   return {};
 }
 
-Result<void> Server::run(std::optional<worker::ClientHandoff>& handoff) {
-  handoff_ = &handoff;
+Result<void> Server::run(std::optional<worker::WorkerStart>& worker) {
+  worker_start_ = &worker;
+  schedule_refill();
   process::set_title("pgquay: main");
   return loop_.run();
 }
@@ -119,16 +128,44 @@ Result<void> Server::run(std::optional<worker::ClientHandoff>& handoff) {
 void Server::on_client(Fd client, bool unix_socket) {
   context_.shared->stats.clients_accepted.fetch_add(1);
   if (graceful_) return;  // closing: the client sees the connection end
-  auto channel = net::seqpacket_pair();
-  if (!channel) {
-    PGQ_ERROR("cannot serve a client: %s", channel.error().message.c_str());
+  context_.shared->stats.clients_active.fetch_add(1);
+  if (hand_to_idle_worker(client)) {
+    schedule_refill();
     return;
   }
   net::SocketAddress peer = net::peer_address(client.get());
+  spawn_worker(worker::ClientHandoff{std::move(client), peer, unix_socket});
+  schedule_refill();
+}
+
+bool Server::hand_to_idle_worker(Fd& client) {
+  while (!idle_workers_.empty()) {
+    pid_t pid = idle_workers_.front();
+    idle_workers_.pop_front();
+    auto it = workers_.find(pid);
+    if (it == workers_.end()) continue;
+    pool::ControlMessage message{};
+    message.type = pool::ControlType::client;
+    if (net::send_message(it->second.control.get(), &message, sizeof(message), client.get()) < 0)
+      continue;  // it died meanwhile: reaping cleans up; try the next one
+    it->second.idle = false;
+    client.reset();  // the worker has its own descriptor now
+    return true;
+  }
+  return false;
+}
+
+void Server::spawn_worker(std::optional<worker::ClientHandoff> client) {
+  auto channel = net::seqpacket_pair();
+  if (!channel) {
+    PGQ_ERROR("cannot start a worker: %s", channel.error().message.c_str());
+    return;
+  }
+  bool for_cache = !client.has_value();
   pid_t pid = ::fork();
   if (pid < 0) {
-    PGQ_ERROR("fork failed: %s; client %s refused", std::strerror(errno),
-              net::to_string(peer).c_str());
+    PGQ_ERROR("fork failed: %s%s", std::strerror(errno),
+              for_cache ? "" : "; the client is refused");
     return;
   }
   if (pid == 0) {
@@ -139,21 +176,67 @@ void Server::on_client(Fd client, bool unix_socket) {
       PGQ_FATAL("worker: %s", ok.error().message.c_str());
       _exit(1);
     }
-    *handoff_ =
-        worker::ClientHandoff{std::move(client), std::move(channel->second), peer, unix_socket};
+    *worker_start_ = worker::WorkerStart{std::move(channel->second), std::move(client)};
     loop_.break_loop();
     return;
   }
   WorkerEntry entry;
   entry.pid = pid;
   entry.control = std::move(channel->first);
+  entry.idle = for_cache;
   int control_fd = entry.control.get();
   entry.watcher = std::make_unique<ev::ReadableWatcher>(loop_, control_fd, [this, pid] {
     auto it = workers_.find(pid);
     if (it != workers_.end()) drain_control(it->second);
   });
   workers_.emplace(pid, std::move(entry));
-  context_.shared->stats.clients_active.fetch_add(1);
+  if (for_cache) idle_workers_.push_back(pid);
+}
+
+void Server::schedule_refill() {
+  if (graceful_ || static_cast<int>(idle_workers_.size()) >= cache_target_) return;
+  if (!refill_timer_)
+    refill_timer_ = std::make_unique<ev::Timer>(loop_, [this] { refill_cache(); });
+  // Not now: after this batch of events, so a client being accepted never waits for a fork.
+  if (!refill_timer_->active()) refill_timer_->start(std::chrono::milliseconds{1});
+}
+
+void Server::refill_cache() {
+  while (!graceful_ && !loop_.stopping() &&
+         static_cast<int>(idle_workers_.size()) < cache_target_) {
+    spawn_worker(std::nullopt);
+    if (is_child_) return;  // this is the new worker, unwinding
+  }
+}
+
+void Server::on_worker_idle(WorkerEntry& entry) {
+  context_.shared->stats.clients_active.fetch_sub(1);
+  // Workers coming back from a burst are kept up to twice the cache size (so steady churn forks
+  // nothing); trim_cache() gives the surplus back once things are quiet.
+  if (graceful_ || static_cast<int>(idle_workers_.size()) >= 2 * std::max(cache_target_, 1)) {
+    tell_worker_to_exit(entry);
+    return;
+  }
+  entry.idle = true;
+  idle_workers_.push_back(entry.pid);
+}
+
+void Server::trim_cache() {
+  while (static_cast<int>(idle_workers_.size()) > cache_target_) {
+    pid_t pid = idle_workers_.front();  // the longest idle
+    idle_workers_.pop_front();
+    auto it = workers_.find(pid);
+    if (it == workers_.end()) continue;
+    it->second.idle = false;
+    tell_worker_to_exit(it->second);
+  }
+}
+
+void Server::tell_worker_to_exit(WorkerEntry& entry) {
+  pool::ControlMessage message{};
+  message.type = pool::ControlType::shutdown;
+  if (net::send_message(entry.control.get(), &message, sizeof(message)) < 0)
+    ::kill(entry.pid, SIGTERM);
 }
 
 void Server::drain_control(WorkerEntry& entry) {
@@ -169,6 +252,10 @@ void Server::drain_control(WorkerEntry& entry) {
     }
     if (static_cast<size_t>(n) != sizeof(message)) {
       PGQ_WARN("worker %d sent a malformed control message", static_cast<int>(entry.pid));
+      continue;
+    }
+    if (message.type == pool::ControlType::idle) {
+      on_worker_idle(entry);
       continue;
     }
     pool_->on_message(entry.pid, entry.control.get(), message, std::move(attached));
@@ -195,9 +282,15 @@ void Server::reap_children() {
       }
     }
     pool_->worker_gone(pid);
+    if (it->second.idle) {
+      idle_workers_.erase(std::remove(idle_workers_.begin(), idle_workers_.end(), pid),
+                          idle_workers_.end());
+    } else {
+      context_.shared->stats.clients_active.fetch_sub(1);  // it died serving a client
+    }
     workers_.erase(it);
-    context_.shared->stats.clients_active.fetch_sub(1);
   }
+  schedule_refill();
   if (graceful_ && workers_.empty()) {
     PGQ_INFO("graceful shutdown: the last client has left");
     pool_->close_all();
@@ -227,6 +320,11 @@ void Server::shutdown_gracefully() {
   PGQ_INFO("graceful shutdown: no new clients; waiting for %zu session(s) to end", workers_.size());
   graceful_ = true;
   stop_accepting();
+  for (pid_t pid : idle_workers_) {
+    auto it = workers_.find(pid);
+    if (it != workers_.end()) tell_worker_to_exit(it->second);
+  }
+  idle_workers_.clear();
   if (workers_.empty()) {
     pool_->close_all();
     loop_.break_loop();
@@ -259,6 +357,16 @@ void Server::reload() {
   }
   context_.hba = std::move(*hba);
   context_.databases = std::move(databases);
+  // Cached workers were forked with the old rules: replace them.
+  for (pid_t pid : idle_workers_) {
+    auto it = workers_.find(pid);
+    if (it != workers_.end()) {
+      it->second.idle = false;
+      tell_worker_to_exit(it->second);
+    }
+  }
+  idle_workers_.clear();
+  schedule_refill();
   PGQ_INFO("reload: %s%s%s reloaded (%zu hba rules)", context_.hba_path.c_str(),
            context_.databases_path.empty() ? "" : " and ", context_.databases_path.c_str(),
            context_.hba.size());

@@ -1,4 +1,6 @@
 // Getting a server connection from the main process.
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -10,7 +12,7 @@
 namespace pgquay::worker {
 
 void Session::send_control(pool::ControlMessage message, int fd) {
-  int sent = net::send_message(handoff_.control.get(), &message, sizeof(message), fd);
+  int sent = net::send_message(control_fd_, &message, sizeof(message), fd);
   if (sent < 0) {
     PGQ_ERROR("%s: lost the control channel to the main process: %s", describe().c_str(),
               std::strerror(-sent));
@@ -20,8 +22,11 @@ void Session::send_control(pool::ControlMessage message, int fd) {
 
 void Session::request_connection() {
   phase_ = Phase::acquire;
-  control_watcher_ = std::make_unique<ev::ReadableWatcher>(loop_, handoff_.control.get(),
-                                                           [this] { on_control(); });
+  // Waiting for a free connection is bounded by blocking_timeout (main enforces it), not by
+  // authentication_timeout: the clock restarts if PostgreSQL has to authenticate the client.
+  auth_timer_->stop();
+  control_watcher_ =
+      std::make_unique<ev::ReadableWatcher>(loop_, control_fd_, [this] { on_control(); });
   pool::ControlMessage request{};
   request.type = pool::ControlType::acquire;
   request.reuse_allowed = reuse_allowed_ ? 1 : 0;
@@ -34,7 +39,7 @@ void Session::on_control() {
   for (;;) {
     pool::ControlMessage message{};
     Fd attached;
-    int n = net::receive_message(handoff_.control.get(), &message, sizeof(message), &attached);
+    int n = net::receive_message(control_fd_, &message, sizeof(message), &attached);
     if (n == -EAGAIN) return;
     if (n <= 0) {
       control_watcher_->stop();
@@ -75,7 +80,34 @@ void Session::on_control() {
   }
 }
 
+namespace {
+// A pooled connection whose backend was terminated (pg_terminate_backend, a server restart) has
+// its FATAL and end-of-stream waiting in the socket; a healthy idle one has nothing to read.
+bool pooled_connection_alive(int fd) {
+  char byte;
+  ssize_t r = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+}  // namespace
+
 void Session::on_grant_pooled(int slot, Fd server) {
+  if (!pooled_connection_alive(server.get())) {
+    PGQ_INFO("%s: the pooled connection in slot %d (backend %d) is gone; closing it",
+             describe().c_str(), slot, context_.shared->slots[slot].backend_pid);
+    pool::ControlMessage release{};
+    release.type = pool::ControlType::release;
+    release.slot = slot;
+    release.clean = 0;
+    send_control(release);
+    // Still waiting for a connection: ask again (main keeps the FIFO order).
+    pool::ControlMessage request{};
+    request.type = pool::ControlType::acquire;
+    request.reuse_allowed = reuse_allowed_ ? 1 : 0;
+    pool::copy_name(request.user, user_);
+    pool::copy_name(request.database, database_);
+    send_control(request);
+    return;
+  }
   slot_ = slot;
   slot_established_ = true;
   pool::Slot& s = this->slot();
@@ -96,6 +128,7 @@ void Session::on_grant_pooled(int slot, Fd server) {
 
 void Session::on_grant_create(int slot) {
   slot_ = slot;
+  auth_timer_->start(context_.config.main.authentication_timeout);
   connect_server();
 }
 

@@ -17,6 +17,7 @@ void Session::on_relay_end(const pipeline::RelayOutcome& outcome) {
       // The client left in the middle of a request: the server's state is unknown.
       return release_server(false);
     case EndReason::protocol_error:
+      saw_error_ = true;
       PGQ_WARN("%s: %s", describe().c_str(), outcome.detail.c_str());
       client_error("08P01", "invalid frontend message framing", outcome.detail);
       return release_server(false);
@@ -81,6 +82,7 @@ void Session::release_server(bool clean) {
     return;
   }
   server_clean_ = false;
+  saw_error_ = true;
   send_release();
 }
 

@@ -15,8 +15,8 @@
 
 namespace pgquay::worker {
 
-Session::Session(ev::Loop& loop, const Context& context, ClientHandoff handoff)
-    : loop_(loop), context_(context), handoff_(std::move(handoff)) {}
+Session::Session(ev::Loop& loop, const Context& context, int control_fd, ClientHandoff handoff)
+    : loop_(loop), context_(context), control_fd_(control_fd), handoff_(std::move(handoff)) {}
 
 Session::~Session() = default;
 
@@ -191,17 +191,6 @@ void Session::save_parameters_to_slot() {
   pool::Slot& s = slot();
   std::memcpy(s.params, bytes.data(), bytes.size());
   s.params_length = static_cast<uint32_t>(bytes.size());
-}
-
-int run_worker(ev::Loop& loop, const Context& context, ClientHandoff handoff) {
-  log::set_process_role("worker");
-  Session session(loop, context, std::move(handoff));
-  session.start();
-  if (auto ran = loop.run(); !ran) {
-    PGQ_ERROR("worker loop failed: %s", ran.error().message.c_str());
-    return 1;
-  }
-  return session.exit_status();
 }
 
 }  // namespace pgquay::worker

@@ -30,10 +30,13 @@ enum class Phase { startup, acquire, connect, login, setup, relay, reset, releas
 
 class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
  public:
-  Session(ev::Loop& loop, const Context& context, ClientHandoff handoff);
+  Session(ev::Loop& loop, const Context& context, int control_fd, ClientHandoff handoff);
   ~Session() override;
   void start();
   [[nodiscard]] int exit_status() const { return exit_status_; }
+  // False after anything went wrong (a broken server connection, a protocol error, a lost control
+  // channel): the worker process then exits rather than serve another client.
+  [[nodiscard]] bool reusable() const { return exit_status_ == 0 && !saw_error_; }
 
   // StreamEvents
   void on_stream_data(ev::Stream& stream) override;
@@ -85,6 +88,7 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
 
   ev::Loop& loop_;
   const Context& context_;
+  int control_fd_;
   ClientHandoff handoff_;
   Phase phase_ = Phase::startup;
   std::unique_ptr<ev::Stream> client_;
@@ -117,6 +121,7 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   bool released_ = false;
   bool client_closing_ = false;
   int64_t started_ms_ = 0;
+  bool saw_error_ = false;
   int exit_status_ = 0;
 };
 

@@ -7,7 +7,9 @@
 //   main -> worker  deny         reason: none within blocking_timeout / over the limits
 //   worker -> main  established  slot + socket: the connection I created is logged in
 //   worker -> main  release      slot, clean or broken: I am done with it
-//   main -> worker  shutdown     stop now (immediate shutdown)
+//   main -> worker  shutdown     stop now (immediate shutdown), or: an idle worker is not needed
+//   main -> worker  client       socket: serve this client (a pre-forked or reused worker)
+//   worker -> main  idle         my client left cleanly: I can take another one
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,8 @@ enum class ControlType : uint32_t {
   established,
   release,
   shutdown,
+  client,
+  idle,
 };
 
 enum class DenyReason : uint32_t { none = 0, timeout, limit, shutting_down };

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,20 +27,30 @@ class Server {
 
   // Writes the pid file, opens the listeners, installs the signal watchers.
   [[nodiscard]] Result<void> start();
-  // Runs the main loop until shutdown. Returns with `handoff` set in a freshly forked worker.
-  [[nodiscard]] Result<void> run(std::optional<worker::ClientHandoff>& handoff);
+  // Runs the main loop until shutdown. Returns with `worker` set in a freshly forked worker.
+  [[nodiscard]] Result<void> run(std::optional<worker::WorkerStart>& worker);
 
  private:
   struct WorkerEntry {
     pid_t pid = 0;
     Fd control;
     std::unique_ptr<ev::ReadableWatcher> watcher;
+    bool idle = false;  // in the cache of workers waiting for a client
   };
 
   [[nodiscard]] Result<void> check_descriptor_limit() const;
   [[nodiscard]] Result<void> write_pidfile();
   [[nodiscard]] Result<void> open_listeners();
   void on_client(Fd client, bool unix_socket);
+  // Hands `client` to a cached idle worker; false when none could take it.
+  bool hand_to_idle_worker(Fd& client);
+  // Forks a worker, for `client` or (without one) for the cache. The one place that forks.
+  void spawn_worker(std::optional<worker::ClientHandoff> client);
+  void schedule_refill();
+  void refill_cache();
+  void on_worker_idle(WorkerEntry& entry);
+  void trim_cache();
+  void tell_worker_to_exit(WorkerEntry& entry);
   void on_signal(int signo);
   void drain_control(WorkerEntry& entry);
   void reap_children();
@@ -58,7 +69,11 @@ class Server {
   std::vector<std::unique_ptr<ev::Acceptor>> acceptors_;
   std::unique_ptr<ev::SignalWatcher> signals_;
   std::map<pid_t, WorkerEntry> workers_;
-  std::optional<worker::ClientHandoff>* handoff_ = nullptr;
+  std::deque<pid_t> idle_workers_;  // the cache, oldest first
+  int cache_target_ = 0;            // prefork_workers, resolved
+  std::unique_ptr<ev::Timer> refill_timer_;
+  std::unique_ptr<ev::Timer> trim_timer_;
+  std::optional<worker::WorkerStart>* worker_start_ = nullptr;
   bool is_child_ = false;
   bool graceful_ = false;
 };

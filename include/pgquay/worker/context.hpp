@@ -2,6 +2,7 @@
 // the shared-memory segment. Read-only in the worker except for the slot it holds.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,15 @@ struct Context {
 // A client handed from the main process to a worker.
 struct ClientHandoff {
   Fd client;
-  Fd control;  // the worker's end of its control channel to main
   net::SocketAddress peer;
   bool unix_socket = false;
+};
+
+// What a freshly forked worker starts with: its end of the control channel to main and, when it
+// was forked for a client that had just arrived, that client (a pre-forked worker has none yet).
+struct WorkerStart {
+  Fd control;
+  std::optional<ClientHandoff> client;
 };
 
 }  // namespace pgquay::worker

@@ -1,5 +1,7 @@
-// The worker process: serves exactly one client, then exits. Called by main() in a freshly forked
-// child, after the fork hook ran and the main process's objects were destroyed.
+// The worker process: serves one client at a time. Called by main() in a freshly forked child,
+// after the fork hook ran and the main process's objects were destroyed. After a session that ended
+// cleanly it tells main it is idle and waits for the next client (up to worker_max_clients);
+// after an error, or when main does not need it, it exits.
 #pragma once
 
 #include "pgquay/ev/loop.hpp"
@@ -7,8 +9,7 @@
 
 namespace pgquay::worker {
 
-// Returns the process exit status: 0 when the session ended cleanly (the main process then knows
-// nothing went wrong), non-zero after an error.
-int run_worker(ev::Loop& loop, const Context& context, ClientHandoff handoff);
+// Returns the process exit status: 0 unless the worker itself failed.
+int run_worker(ev::Loop& loop, const Context& context, WorkerStart start);
 
 }  // namespace pgquay::worker
