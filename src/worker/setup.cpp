@@ -88,7 +88,10 @@ void Session::finish_setup() {
   uint32_t secret = 0;
   if (getrandom(&secret, sizeof(secret), 0) != sizeof(secret))
     secret = static_cast<uint32_t>(pool::now_ms());
-  client_key_ = proto::BackendKey{static_cast<int32_t>(getpid()), static_cast<int32_t>(secret)};
+  // The client sees the real backend's pid, so PQbackendPID() agrees with pg_backend_pid() and
+  // with the pid in its own NOTIFY messages, as without a pooler; the secret is pgquay's own, so a
+  // cancel key handed out earlier for this backend cannot cancel this client's queries.
+  client_key_ = proto::BackendKey{backend_key_.pid, static_cast<int32_t>(secret)};
   pool::Slot& s = slot();
   s.client_key_pid.store(client_key_.pid);
   s.client_key_secret.store(client_key_.secret);
