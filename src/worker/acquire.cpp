@@ -13,7 +13,11 @@ namespace pgquay::worker {
 
 void Session::send_control(pool::ControlMessage message, int fd) {
   int sent = net::send_message(control_fd_, &message, sizeof(message), fd);
-  if (sent < 0) {
+  if (sent == -EPIPE || sent == -ECONNRESET) {
+    // The main process is gone (an immediate shutdown): nothing left to tell it.
+    PGQ_DEBUG("%s: the main process has exited", describe().c_str());
+    saw_error_ = true;
+  } else if (sent < 0) {
     PGQ_ERROR("%s: lost the control channel to the main process: %s", describe().c_str(),
               std::strerror(-sent));
     exit_status_ = 1;
