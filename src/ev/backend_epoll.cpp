@@ -178,7 +178,9 @@ class EpollBackend final : public Backend {
       if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return fail_pending(st, -errno);
       st.registered = true;
     } else if (epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, fd, &ev) < 0) {
-      return fail_pending(st, -errno);
+      // ENOENT: the fd number was closed and reused without forget_fd; register it afresh.
+      if (errno != ENOENT || epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+        return fail_pending(st, -errno);
     }
     st.events = want;
   }

@@ -12,7 +12,7 @@ struct Connector::Target {
 };
 
 Connector::Connector(Loop& loop, int fd, const sockaddr* addr, socklen_t len, Callback callback)
-    : loop_(loop), callback_(std::move(callback)) {
+    : loop_(loop), fd_(fd), callback_(std::move(callback)) {
   auto target = std::make_shared<Target>();
   std::memcpy(&target->addr, addr, len);
   target->len = len;
@@ -22,11 +22,17 @@ Connector::Connector(Loop& loop, int fd, const sockaddr* addr, socklen_t len, Ca
 }
 
 Connector::~Connector() {
-  loop_.abandon(op_);
+  if (op_.valid()) {
+    loop_.abandon(op_);
+    loop_.forget_fd(fd_);
+  }
 }
 
 void Connector::on_op_complete(uint32_t, int result) {
   op_.clear();
+  // Before the callback (which may start a Stream on this fd): the connect's registration must
+  // not outlive it, whether the socket lives on or its owner closes it.
+  loop_.forget_fd(fd_);
   if (result == -ECANCELED) return;
   // The callback may destroy this connector: run it from a local.
   Callback callback = std::move(callback_);

@@ -21,6 +21,12 @@ struct Loop::Slot {
 
 namespace {
 
+// Generations wrap within 31 bits: the top bit of a token is reserved for backends (io_uring marks
+// the poll phase of a re-armed request with it).
+uint32_t next_generation(uint32_t generation) {
+  return (generation + 1) & 0x7fffffffU;
+}
+
 Result<std::unique_ptr<Backend>> make_backend(BackendKind kind) {
   switch (kind) {
     case BackendKind::io_uring:
@@ -123,7 +129,7 @@ void Loop::dispatch(uint64_t token, int result) {
   std::shared_ptr<void> keep_alive = std::move(slot.keep_alive);
   slot.in_use = false;
   slot.handler = nullptr;
-  ++slot.generation;
+  slot.generation = next_generation(slot.generation);
   free_slots_.push_back(id.index);
   if (handler) handler->on_op_complete(tag, result);
 }
@@ -154,7 +160,7 @@ Result<void> Loop::fork_child() {
     slot.in_use = false;
     slot.handler = nullptr;
     slot.keep_alive.reset();
-    ++slot.generation;
+    slot.generation = next_generation(slot.generation);
     free_slots_.push_back(i);
   }
   sigset_t none;

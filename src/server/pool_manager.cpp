@@ -124,11 +124,21 @@ PoolManager::Grant PoolManager::try_grant(const Waiter& waiter) {
   }
 
   reply.slot = chosen;
+  reply.request = req.request;
   int sent = net::send_message(waiter.control_fd, &reply, sizeof(reply), send_fd);
   if (sent < 0) {
-    // The worker is gone or stuck; its death is handled when it is reaped.
-    PGQ_WARN("could not hand slot %d to worker %d: %s", chosen, static_cast<int>(waiter.pid),
-             std::strerror(-sent));
+    // The worker is gone (its death is handled when it is reaped): undo the grant, so a pooled
+    // connection stays pooled and an empty slot stays empty.
+    PGQ_DEBUG("could not hand slot %d to worker %d: %s", chosen, static_cast<int>(waiter.pid),
+              std::strerror(-sent));
+    Slot& s = slots[chosen];
+    s.owner_pid.store(0);
+    if (reply.type == ControlType::grant_pooled) {
+      s.state.store(SlotState::free);
+    } else {
+      close_slot(chosen);
+    }
+    return Grant::none;
   }
   return reply.type == ControlType::grant_pooled ? Grant::pooled : Grant::create;
 }
@@ -137,6 +147,7 @@ void PoolManager::deny(const Waiter& waiter, DenyReason reason) {
   ControlMessage reply{};
   reply.type = ControlType::deny;
   reply.reason = reason;
+  reply.request = waiter.request.request;
   (void)net::send_message(waiter.control_fd, &reply, sizeof(reply));
 }
 
@@ -218,6 +229,13 @@ void PoolManager::worker_gone(pid_t pid) {
                  waiters_.end());
   context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
   if (freed || !waiters_.empty()) serve_waiters();
+}
+
+void PoolManager::forget_waiter(pid_t pid) {
+  waiters_.erase(std::remove_if(waiters_.begin(), waiters_.end(),
+                                [pid](const Waiter& w) { return w.pid == pid; }),
+                 waiters_.end());
+  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
 }
 
 void PoolManager::serve_waiters() {

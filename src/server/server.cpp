@@ -128,13 +128,14 @@ Result<void> Server::run(std::optional<worker::WorkerStart>& worker) {
 void Server::on_client(Fd client, bool unix_socket) {
   context_.shared->stats.clients_accepted.fetch_add(1);
   if (graceful_) return;  // closing: the client sees the connection end
-  context_.shared->stats.clients_active.fetch_add(1);
+  context_.shared->stats.clients_active.fetch_add(1);  // undone when its worker is idle or gone
   if (hand_to_idle_worker(client)) {
     schedule_refill();
     return;
   }
   net::SocketAddress peer = net::peer_address(client.get());
   spawn_worker(worker::ClientHandoff{std::move(client), peer, unix_socket});
+  if (is_child_) return;  // the new worker, unwinding: touch nothing of the parent's
   schedule_refill();
 }
 
@@ -149,6 +150,7 @@ bool Server::hand_to_idle_worker(Fd& client) {
     if (net::send_message(it->second.control.get(), &message, sizeof(message), client.get()) < 0)
       continue;  // it died meanwhile: reaping cleans up; try the next one
     it->second.idle = false;
+    it->second.serving = true;
     client.reset();  // the worker has its own descriptor now
     return true;
   }
@@ -166,6 +168,7 @@ void Server::spawn_worker(std::optional<worker::ClientHandoff> client) {
   if (pid < 0) {
     PGQ_ERROR("fork failed: %s%s", std::strerror(errno),
               for_cache ? "" : "; the client is refused");
+    if (!for_cache) context_.shared->stats.clients_active.fetch_sub(1);
     return;
   }
   if (pid == 0) {
@@ -184,6 +187,7 @@ void Server::spawn_worker(std::optional<worker::ClientHandoff> client) {
   entry.pid = pid;
   entry.control = std::move(channel->first);
   entry.idle = for_cache;
+  entry.serving = !for_cache;
   int control_fd = entry.control.get();
   entry.watcher = std::make_unique<ev::ReadableWatcher>(loop_, control_fd, [this, pid] {
     auto it = workers_.find(pid);
@@ -210,13 +214,16 @@ void Server::refill_cache() {
 }
 
 void Server::on_worker_idle(WorkerEntry& entry) {
-  context_.shared->stats.clients_active.fetch_sub(1);
+  if (entry.serving) context_.shared->stats.clients_active.fetch_sub(1);
+  entry.serving = false;
+  pool_->forget_waiter(entry.pid);
   // Workers coming back from a burst are kept up to twice the cache size (so steady churn forks
   // nothing); trim_cache() gives the surplus back once things are quiet.
   if (graceful_ || static_cast<int>(idle_workers_.size()) >= 2 * std::max(cache_target_, 1)) {
     tell_worker_to_exit(entry);
     return;
   }
+  if (entry.reaped) return;
   entry.idle = true;
   idle_workers_.push_back(entry.pid);
 }
@@ -233,9 +240,11 @@ void Server::trim_cache() {
 }
 
 void Server::tell_worker_to_exit(WorkerEntry& entry) {
+  if (entry.told_to_exit) return;
+  entry.told_to_exit = true;
   pool::ControlMessage message{};
   message.type = pool::ControlType::shutdown;
-  if (net::send_message(entry.control.get(), &message, sizeof(message)) < 0)
+  if (net::send_message(entry.control.get(), &message, sizeof(message)) < 0 && !entry.reaped)
     ::kill(entry.pid, SIGTERM);
 }
 
@@ -245,6 +254,11 @@ void Server::drain_control(WorkerEntry& entry) {
     Fd attached;
     int n = net::receive_message(entry.control.get(), &message, sizeof(message), &attached);
     if (n == -EAGAIN) return;
+    if (n == -EMSGSIZE || n == -ENOBUFS || n == -EINTR) {
+      PGQ_WARN("worker %d: control message lost: %s", static_cast<int>(entry.pid),
+               std::strerror(-n));
+      continue;
+    }
     if (n <= 0) {
       // The worker closed its end (it is exiting): stop watching; reaping finishes the job.
       if (entry.watcher) entry.watcher->stop();
@@ -271,6 +285,7 @@ void Server::reap_children() {
     if (it == workers_.end()) continue;
     // Messages the worker sent before it exited (a clean release) are still queued: read them
     // first, so a connection it returned is pooled rather than closed.
+    it->second.reaped = true;
     drain_control(it->second);
     if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)) {
       context_.shared->stats.worker_crashes.fetch_add(1);
@@ -285,9 +300,8 @@ void Server::reap_children() {
     if (it->second.idle) {
       idle_workers_.erase(std::remove(idle_workers_.begin(), idle_workers_.end(), pid),
                           idle_workers_.end());
-    } else {
-      context_.shared->stats.clients_active.fetch_sub(1);  // it died serving a client
     }
+    if (it->second.serving) context_.shared->stats.clients_active.fetch_sub(1);
     workers_.erase(it);
   }
   schedule_refill();

@@ -34,9 +34,18 @@ void Session::request_connection() {
   pool::ControlMessage request{};
   request.type = pool::ControlType::acquire;
   request.reuse_allowed = reuse_allowed_ ? 1 : 0;
+  request.request = request_ = next_request_id();
   pool::copy_name(request.user, user_);
   pool::copy_name(request.database, database_);
   send_control(request);
+}
+
+void Session::give_back_grant(const pool::ControlMessage& grant, bool pooled) {
+  pool::ControlMessage release{};
+  release.type = pool::ControlType::release;
+  release.slot = grant.slot;
+  release.clean = pooled ? 1 : 0;  // an unused pooled connection is as good as before
+  send_control(release);
 }
 
 void Session::on_control() {
@@ -52,17 +61,33 @@ void Session::on_control() {
       }
       return;
     }
+    bool expected = phase_ == Phase::acquire && message.request == request_ && request_ != 0;
     switch (message.type) {
       case pool::ControlType::grant_pooled:
-        if (phase_ == Phase::acquire && attached) {
+        if (!expected) {
+          give_back_grant(message, attached.valid());
+        } else if (!attached) {
+          // The socket did not arrive (descriptor limit): give the slot back and fail the client.
+          request_ = 0;
+          give_back_grant(message, false);
+          client_error("53300", "could not receive a server connection from the pooler");
+          saw_error_ = true;
+        } else {
+          request_ = 0;
           on_grant_pooled(message.slot, std::move(attached));
         }
         break;
       case pool::ControlType::grant_create:
-        if (phase_ == Phase::acquire) on_grant_create(message.slot);
+        if (!expected) {
+          give_back_grant(message, false);
+        } else {
+          request_ = 0;
+          on_grant_create(message.slot);
+        }
         break;
       case pool::ControlType::deny: {
-        if (phase_ != Phase::acquire) break;
+        if (!expected) break;
+        request_ = 0;
         if (message.reason == pool::DenyReason::timeout) {
           auto seconds = context_.config.main.blocking_timeout.count() / 1000;
           client_error("53300", "sorry, too many clients already",
@@ -107,6 +132,7 @@ void Session::on_grant_pooled(int slot, Fd server) {
     pool::ControlMessage request{};
     request.type = pool::ControlType::acquire;
     request.reuse_allowed = reuse_allowed_ ? 1 : 0;
+    request.request = request_ = next_request_id();
     pool::copy_name(request.user, user_);
     pool::copy_name(request.database, database_);
     send_control(request);

@@ -30,8 +30,16 @@ void Session::on_relay_end(const pipeline::RelayOutcome& outcome) {
 
 void Session::begin_reset(proto::TxStatus status) {
   phase_ = Phase::reset;
-  relay_.reset();
+  // The relay object stays alive until the session ends: this may run inside one of its calls.
   if (!server_ || server_->closed()) return release_server(false);
+  server_->resume_reading();  // back pressure may have paused it
+  reset_timer_ = std::make_unique<ev::Timer>(loop_, [this] {
+    PGQ_WARN("%s: the server did not answer the session reset; closing the connection",
+             describe().c_str());
+    release_server(false);
+  });
+  reset_timer_->start(
+      std::max(context_.config.main.authentication_timeout, std::chrono::milliseconds{10000}));
   std::string out;
   if (status != proto::TxStatus::idle) {
     proto::build_query(out, "ROLLBACK");
@@ -70,7 +78,9 @@ void Session::read_reset() {
 void Session::release_server(bool clean) {
   if (phase_ == Phase::release || released_) return;
   phase_ = Phase::release;
-  relay_.reset();
+  if (reset_timer_) reset_timer_->stop();
+  if (connect_timer_) connect_timer_->stop();
+  connector_.reset();  // a connect still in flight must not bring this session back to life
   if (slot_ < 0) {
     released_ = true;
     server_.reset();

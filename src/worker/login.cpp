@@ -49,6 +49,7 @@ void Session::connect_server() {
 }
 
 void Session::on_server_connected(int error) {
+  if (released_ || phase_ != Phase::connect) return;
   if (connect_timer_) connect_timer_->stop();
   const pool::ServerEntry& server = context_.shared->servers[slot().server];
   if (error) {

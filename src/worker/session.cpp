@@ -15,8 +15,19 @@
 
 namespace pgquay::worker {
 
-Session::Session(ev::Loop& loop, const Context& context, int control_fd, ClientHandoff handoff)
-    : loop_(loop), context_(context), control_fd_(control_fd), handoff_(std::move(handoff)) {}
+namespace {
+constexpr size_t kPreRelayInputLimit = 1 << 20;
+// How long a closing client may take to read its last messages before it is cut off.
+constexpr std::chrono::milliseconds kClientFlushTimeout{10000};
+}  // namespace
+
+Session::Session(ev::Loop& loop, const Context& context, int control_fd, uint32_t& request_counter,
+                 ClientHandoff handoff)
+    : loop_(loop),
+      context_(context),
+      control_fd_(control_fd),
+      request_counter_(request_counter),
+      handoff_(std::move(handoff)) {}
 
 Session::~Session() = default;
 
@@ -30,12 +41,14 @@ void Session::start() {
   client_ = std::make_unique<ev::Stream>(loop_, std::move(handoff_.client), *this);
   signals_ = std::make_unique<ev::SignalWatcher>(
       loop_, std::initializer_list<int>{SIGTERM, SIGQUIT}, [this](int) {
+        saw_error_ = true;  // the worker exits after this session
         client_error("57P01", "terminating connection due to administrator command");
         release_server(false);
       });
   auth_timer_ = std::make_unique<ev::Timer>(loop_, [this] {
     if (phase_ >= Phase::relay) return;
     PGQ_WARN("%s: authentication timeout", describe().c_str());
+    saw_error_ = true;
     client_error("57014", "canceling authentication due to timeout");
     release_server(false);
   });
@@ -68,7 +81,9 @@ void Session::on_stream_data(ev::Stream& stream) {
         stream.input().clear();
         return;
       default:
-        return;  // kept until the session is ready (a client may pipeline its first query)
+        // Kept until the session is ready (a client may pipeline its first query), within reason.
+        if (stream.input().size() > kPreRelayInputLimit) stream.pause_reading();
+        return;
     }
   }
   switch (phase_) {
@@ -90,6 +105,9 @@ void Session::on_stream_closed(ev::Stream& stream, int error) {
   if (&stream == client_.get()) {
     if (phase_ == Phase::relay) return relay_->client_closed(error);
     client_.reset();
+    // Gone while main may still be answering a request: this worker ends (main then cleans up
+    // whatever it grants) instead of serving a new client with answers meant for this one.
+    if (request_ != 0 || phase_ == Phase::connect || phase_ == Phase::login) saw_error_ = true;
     if (phase_ == Phase::setup && server_) {
       // The connection is mid-request: it cannot be reused safely.
       release_server(false);
@@ -151,6 +169,13 @@ void Session::close_client() {
   if (client_->output_pending() > 0 && !client_->closed()) {
     client_closing_ = true;  // on_stream_drained closes it
     client_->pause_reading();
+    close_timer_ = std::make_unique<ev::Timer>(loop_, [this] {
+      PGQ_WARN("%s: the client did not read its last messages; closing", describe().c_str());
+      saw_error_ = true;
+      client_.reset();
+      maybe_finish();
+    });
+    close_timer_->start(kClientFlushTimeout);
     return;
   }
   client_.reset();

@@ -30,7 +30,10 @@ enum class Phase { startup, acquire, connect, login, setup, relay, reset, releas
 
 class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
  public:
-  Session(ev::Loop& loop, const Context& context, int control_fd, ClientHandoff handoff);
+  // `request_counter` numbers this worker's requests to main across all its sessions, so an answer
+  // to an earlier session's request is never taken for one of this session's.
+  Session(ev::Loop& loop, const Context& context, int control_fd, uint32_t& request_counter,
+          ClientHandoff handoff);
   ~Session() override;
   void start();
   [[nodiscard]] int exit_status() const { return exit_status_; }
@@ -89,6 +92,10 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   ev::Loop& loop_;
   const Context& context_;
   int control_fd_;
+  uint32_t& request_counter_;
+  uint32_t next_request_id() {
+    return ++request_counter_ == 0 ? ++request_counter_ : request_counter_;
+  }
   ClientHandoff handoff_;
   Phase phase_ = Phase::startup;
   std::unique_ptr<ev::Stream> client_;
@@ -97,6 +104,8 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   std::unique_ptr<ev::Connector> connector_;
   std::unique_ptr<ev::Timer> auth_timer_;
   std::unique_ptr<ev::Timer> connect_timer_;
+  std::unique_ptr<ev::Timer> reset_timer_;  // bounds the reset of the server connection
+  std::unique_ptr<ev::Timer> close_timer_;  // bounds the final flush to a closing client
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<pipeline::Relay> relay_;
   std::unique_ptr<ev::SignalWatcher> signals_;
@@ -108,6 +117,8 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   config::HbaMethod method_ = config::HbaMethod::reject;
   bool reuse_allowed_ = false;
 
+  uint32_t request_ = 0;  // the acquire this session waits for (0: none)
+  void give_back_grant(const pool::ControlMessage& grant, bool pooled);
   int slot_ = -1;
   bool slot_established_ = false;  // main has our socket (the connection is in the pool)
   std::map<std::string, std::string, std::less<>> parameters_;  // the server's, as reported

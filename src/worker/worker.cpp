@@ -52,8 +52,13 @@ std::optional<ClientHandoff> wait_for_client(ev::Loop& loop, int control_fd) {
 
 int run_worker(ev::Loop& loop, const Context& context, WorkerStart start) {
   log::set_process_role("worker");
+  // Signals meant for the main process (pkill -HUP pgquay, Ctrl-C on the terminal's process
+  // group) must not kill sessions: main tells workers what to do over their control channel or
+  // with SIGTERM.
+  for (int signo : {SIGHUP, SIGINT, SIGUSR1, SIGUSR2, SIGTRAP}) ::signal(signo, SIG_IGN);
   const int max_clients = context.config.main.worker_max_clients;
   int served = 0;
+  uint32_t request_counter = 0;
   std::optional<ClientHandoff> client = std::move(start.client);
   for (;;) {
     if (!client) {
@@ -63,7 +68,7 @@ int run_worker(ev::Loop& loop, const Context& context, WorkerStart start) {
     }
     bool reusable = false;
     {
-      Session session(loop, context, start.control.get(), std::move(*client));
+      Session session(loop, context, start.control.get(), request_counter, std::move(*client));
       session.start();
       if (auto ran = loop.run(); !ran) {
         PGQ_ERROR("worker loop failed: %s", ran.error().message.c_str());

@@ -119,6 +119,7 @@ class Connector final : private OpHandler {
   struct Target;
   void on_op_complete(uint32_t tag, int result) override;
   Loop& loop_;
+  int fd_;
   Callback callback_;
   OpId op_;
 };

@@ -38,6 +38,9 @@ struct ControlMessage {
   uint32_t reuse_allowed = 0;  // acquire: the client was verified for this user/database
   uint32_t clean = 0;          // release: the connection may be pooled again
   DenyReason reason = DenyReason::none;
+  // acquire: a number the worker never reuses; grant/deny: the acquire they answer. A worker
+  // ignores (and gives back) an answer to a request it no longer waits for.
+  uint32_t request = 0;
   char user[kNameLength]{};
   char database[kNameLength]{};
 };

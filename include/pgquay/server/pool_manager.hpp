@@ -27,6 +27,8 @@ class PoolManager {
   // Worker `pid` is gone (its control channel has been drained): whatever it held is closed,
   // never pooled — it may have died in the middle of a transaction.
   void worker_gone(pid_t pid);
+  // Worker `pid` no longer waits for anything (it went idle): drop any request it left queued.
+  void forget_waiter(pid_t pid);
   // Closes every pooled server connection (shutdown) and refuses waiting clients.
   void close_all();
 

@@ -35,7 +35,10 @@ class Server {
     pid_t pid = 0;
     Fd control;
     std::unique_ptr<ev::ReadableWatcher> watcher;
-    bool idle = false;  // in the cache of workers waiting for a client
+    bool idle = false;     // in the cache of workers waiting for a client
+    bool serving = false;  // counted in clients_active
+    bool told_to_exit = false;
+    bool reaped = false;  // waitpid() returned it: its pid may belong to someone else now
   };
 
   [[nodiscard]] Result<void> check_descriptor_limit() const;
