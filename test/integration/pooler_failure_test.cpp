@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 
 #include <csignal>
+#include <optional>
 #include <string>
 
 #include "harness/postgres_environment.hpp"
@@ -135,6 +136,33 @@ TEST_P(FailureTest, PooledConnectionTerminatedWhileIdleIsNotHandedOut) {
     EXPECT_EQ(scalar_or_error(next->get(), "select 'served'"), "served")
         << "the client got the dead pooled connection";
   }
+}
+
+// A client that gives up while queued for a connection must not leave its request behind: when
+// the connection frees up, it must not go to whichever client the same worker serves next (here
+// a different user who would otherwise inherit trust_user's logged-in session).
+TEST_P(FailureTest, AClientThatGaveUpWaitingLeavesNoRequestBehind) {
+  auto started = start_pgquay({.extra_conf = "max_connections = 1\nblocking_timeout = 20\n",
+                               .hba = "host all trust_user all trust\nhost all all all all\n"});
+  ASSERT_TRUE(started) << started.error().message;
+  std::optional<PgConnPtr> holder;
+  {
+    auto first = connect_pooled("trust_user");
+    ASSERT_TRUE(first) << describe(first.error());
+    holder = std::move(*first);
+  }
+  // Queued behind the holder; the client gives up after 1 s.
+  auto impatient = connect_pooled("trust_user", {}, kDb, {}, 1s);
+  ASSERT_FALSE(impatient) << "the pool of one was supposed to be busy";
+  holder.reset();  // the connection is released and pooled
+
+  auto other = connect_pooled("md5_user", "md5_pass");
+  ASSERT_TRUE(other) << describe(other.error());
+  EXPECT_EQ(scalar_or_error(other->get(), "select current_user"), "md5_user");
+  other->reset();
+  auto again = connect_pooled("trust_user");
+  ASSERT_TRUE(again) << describe(again.error());
+  EXPECT_EQ(scalar_or_error(again->get(), "select current_user"), "trust_user");
 }
 
 }  // namespace
