@@ -31,6 +31,10 @@ void Session::request_connection() {
   auth_timer_->stop();
   control_watcher_ =
       std::make_unique<ev::ReadableWatcher>(loop_, control_fd_, [this] { on_control(); });
+  send_acquire();
+}
+
+void Session::send_acquire() {
   pool::ControlMessage request{};
   request.type = pool::ControlType::acquire;
   request.reuse_allowed = reuse_allowed_ ? 1 : 0;
@@ -123,19 +127,11 @@ void Session::on_grant_pooled(int slot, Fd server) {
   if (!pooled_connection_alive(server.get())) {
     PGQ_INFO("%s: the pooled connection in slot %d (backend %d) is gone; closing it",
              describe().c_str(), slot, context_.shared->slots[slot].backend_pid);
-    pool::ControlMessage release{};
-    release.type = pool::ControlType::release;
-    release.slot = slot;
-    release.clean = 0;
-    send_control(release);
-    // Still waiting for a connection: ask again (main keeps the FIFO order).
-    pool::ControlMessage request{};
-    request.type = pool::ControlType::acquire;
-    request.reuse_allowed = reuse_allowed_ ? 1 : 0;
-    request.request = request_ = next_request_id();
-    pool::copy_name(request.user, user_);
-    pool::copy_name(request.database, database_);
-    send_control(request);
+    pool::ControlMessage dead{};
+    dead.slot = slot;
+    give_back_grant(dead, false);
+    // Still waiting for a connection: ask again (as a new request, at the end of the queue).
+    send_acquire();
     return;
   }
   slot_ = slot;
