@@ -141,8 +141,9 @@ void Server::on_client(Fd client, bool unix_socket) {
 
 bool Server::hand_to_idle_worker(Fd& client) {
   while (!idle_workers_.empty()) {
-    pid_t pid = idle_workers_.front();
-    idle_workers_.pop_front();
+    // The most recently idle worker (warm caches); the coldest ones stay at the front for trimming.
+    pid_t pid = idle_workers_.back();
+    idle_workers_.pop_back();
     auto it = workers_.find(pid);
     if (it == workers_.end()) continue;
     pool::ControlMessage message{};
@@ -187,6 +188,7 @@ void Server::spawn_worker(std::optional<worker::ClientHandoff> client) {
   entry.pid = pid;
   entry.control = std::move(channel->first);
   entry.idle = for_cache;
+  entry.idle_since_ms = pool::now_ms();
   entry.serving = !for_cache;
   int control_fd = entry.control.get();
   entry.watcher = std::make_unique<ev::ReadableWatcher>(loop_, control_fd, [this, pid] {
@@ -217,22 +219,24 @@ void Server::on_worker_idle(WorkerEntry& entry) {
   if (entry.serving) context_.shared->stats.clients_active.fetch_sub(1);
   entry.serving = false;
   pool_->forget_waiter(entry.pid);
-  // Workers coming back from a burst are kept up to twice the cache size (so steady churn forks
-  // nothing); trim_cache() gives the surplus back once things are quiet.
-  if (graceful_ || static_cast<int>(idle_workers_.size()) >= 2 * std::max(cache_target_, 1)) {
+  if (graceful_ || entry.reaped) {
     tell_worker_to_exit(entry);
     return;
   }
-  if (entry.reaped) return;
+  // Every worker that comes back is kept, so steady churn at any concurrency forks nothing;
+  // trim_cache() gives back what stays unused.
   entry.idle = true;
+  entry.idle_since_ms = pool::now_ms();
   idle_workers_.push_back(entry.pid);
 }
 
 void Server::trim_cache() {
+  // Beyond prefork_workers, a worker idle for a whole trim interval is not needed any more.
+  int64_t cutoff = pool::now_ms() - kCacheTrimInterval.count();
   while (static_cast<int>(idle_workers_.size()) > cache_target_) {
-    pid_t pid = idle_workers_.front();  // the longest idle
+    auto it = workers_.find(idle_workers_.front());  // the longest idle
+    if (it != workers_.end() && it->second.idle_since_ms > cutoff) break;
     idle_workers_.pop_front();
-    auto it = workers_.find(pid);
     if (it == workers_.end()) continue;
     it->second.idle = false;
     tell_worker_to_exit(it->second);

@@ -38,7 +38,8 @@ class Server {
     bool idle = false;     // in the cache of workers waiting for a client
     bool serving = false;  // counted in clients_active
     bool told_to_exit = false;
-    bool reaped = false;  // waitpid() returned it: its pid may belong to someone else now
+    bool reaped = false;
+    int64_t idle_since_ms = 0;  // waitpid() returned it: its pid may belong to someone else now
   };
 
   [[nodiscard]] Result<void> check_descriptor_limit() const;
@@ -72,7 +73,7 @@ class Server {
   std::vector<std::unique_ptr<ev::Acceptor>> acceptors_;
   std::unique_ptr<ev::SignalWatcher> signals_;
   std::map<pid_t, WorkerEntry> workers_;
-  std::deque<pid_t> idle_workers_;  // the cache, oldest first
+  std::deque<pid_t> idle_workers_;  // the cache: longest idle at the front, handed out from the back
   int cache_target_ = 0;            // prefork_workers, resolved
   std::unique_ptr<ev::Timer> refill_timer_;
   std::unique_ptr<ev::Timer> trim_timer_;
