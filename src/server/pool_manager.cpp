@@ -167,10 +167,14 @@ void PoolManager::on_message(pid_t pid, int control_fd, const ControlMessage& me
         return std::string_view(w.request.user) == req.user &&
                std::string_view(w.request.database) == req.database;
       });
-      if (!others_waiting && try_grant(waiter) != Grant::none) return;
+      if ((!others_waiting || req.retry) && try_grant(waiter) != Grant::none) return;
       auto timeout = context_.config.main.blocking_timeout.count();
       waiter.deadline_ms = timeout > 0 ? pool::now_ms() + timeout : 0;
-      waiters_.push_back(waiter);
+      if (req.retry) {
+        waiters_.push_front(waiter);  // it was served once already: it keeps its turn
+      } else {
+        waiters_.push_back(waiter);
+      }
       context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
       arm_deadline_timer();
       return;

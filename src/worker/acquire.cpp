@@ -34,9 +34,10 @@ void Session::request_connection() {
   send_acquire();
 }
 
-void Session::send_acquire() {
+void Session::send_acquire(bool retry) {
   pool::ControlMessage request{};
   request.type = pool::ControlType::acquire;
+  request.retry = retry ? 1 : 0;
   request.reuse_allowed = reuse_allowed_ ? 1 : 0;
   request.request = request_ = next_request_id();
   pool::copy_name(request.user, user_);
@@ -130,8 +131,8 @@ void Session::on_grant_pooled(int slot, Fd server) {
     pool::ControlMessage dead{};
     dead.slot = slot;
     give_back_grant(dead, false);
-    // Still waiting for a connection: ask again (as a new request, at the end of the queue).
-    send_acquire();
+    // Still waiting for a connection: ask again, keeping this client's turn.
+    send_acquire(/*retry=*/true);
     return;
   }
   slot_ = slot;

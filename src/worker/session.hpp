@@ -57,7 +57,7 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   void handle_cancel(const proto::BackendKey& key);
   // acquire.cpp
   void request_connection();
-  void send_acquire();
+  void send_acquire(bool retry = false);
   void on_control();
   void on_grant_pooled(int slot, Fd server);
   void on_grant_create(int slot);

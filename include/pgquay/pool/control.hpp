@@ -41,6 +41,8 @@ struct ControlMessage {
   // acquire: a number the worker never reuses; grant/deny: the acquire they answer. A worker
   // ignores (and gives back) an answer to a request it no longer waits for.
   uint32_t request = 0;
+  // acquire: the previous grant turned out dead; this client keeps its place at the queue's head.
+  uint32_t retry = 0;
   char user[kNameLength]{};
   char database[kNameLength]{};
 };
