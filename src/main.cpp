@@ -78,6 +78,11 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
         std::exit(2);
     }
   }
+  if (options.databases_path.empty()) {
+    // Like the other files, the limits file has a default location; there it is optional.
+    std::string fallback = PGQUAY_SYSCONFDIR "/pgquay_databases.conf";
+    if (::access(fallback.c_str(), F_OK) == 0) options.databases_path = fallback;
+  }
   if (optind < argc) {
     std::fprintf(stderr, "pgquay: unexpected argument '%s'\n", argv[optind]);
     usage(stderr);

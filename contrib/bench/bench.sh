@@ -239,8 +239,11 @@ def median_of(values):
 
 cells = read_rows(cells_path)  # cell id, label, options, clients
 runs = {}
-for cell, target, _round, tps in read_rows(results_path):
+by_round = {}
+for cell, target, rnd, tps in read_rows(results_path):
     runs.setdefault((cell, target), []).append(tps)
+    if tps not in ("fail", "n/a"):
+        by_round[(cell, target, rnd)] = float(tps)
 
 def tps_of(cell, target):
     values = runs.get((cell, target), [])
@@ -249,22 +252,25 @@ def tps_of(cell, target):
         return None, ("n/a" if all(v == "n/a" for v in values) else "fail")
     return value, f"{value:,.0f}"
 
-def ratio(a, b):
-    return f"{a / b:.2f}" if a is not None and b else "–"
+def ratio(cell, target, base):
+    # The median of the per-round ratios: the targets of one round ran back to back, so pairing
+    # them cancels most of the drift between rounds on a shared machine.
+    pairs = [by_round[(c, t, r)] / by_round[(c, base, r)]
+             for (c, t, r) in by_round if c == cell and t == target
+             and by_round.get((c, base, r))]
+    return f"{statistics.median(pairs):.2f}" if pairs else "–"
 
 print("| Workload | Clients | direct | pgbouncer | pgquay io_uring | pgquay epoll "
       "| pgquay/pgbouncer (io_uring · epoll) | pgquay/direct (io_uring · epoll) |")
 print("|---|--:|--:|--:|--:|--:|--:|--:|")
 for cell, label, _options, clients in cells:
     values = {t: tps_of(cell, t) for t in targets}
-    direct, bouncer = values["direct"][0], values["pgbouncer"][0]
-    uring, epoll = values["io_uring"][0], values["epoll"][0]
     print(f"| {label} | {clients} | " + " | ".join(values[t][1] for t in targets)
-          + f" | {ratio(uring, bouncer)} · {ratio(epoll, bouncer)}"
-          + f" | {ratio(uring, direct)} · {ratio(epoll, direct)} |")
+          + f" | {ratio(cell, 'io_uring', 'pgbouncer')} · {ratio(cell, 'epoll', 'pgbouncer')}"
+          + f" | {ratio(cell, 'io_uring', 'direct')} · {ratio(cell, 'epoll', 'direct')} |")
 print()
-print("TPS = transactions per second (higher is better), median over the rounds; "
-      "a ratio above 1.00 means pgquay is faster.")
+print("TPS = transactions per second (higher is better), median over the rounds; a ratio is the "
+      "median of the per-round ratios (above 1.00: pgquay is faster).")
 
 memory = read_rows(memory_path)
 if memory:
@@ -278,7 +284,9 @@ if memory:
     print()
     print("| Workload | Pooler | Processes | PSS total | PSS per client |")
     print("|---|---|--:|--:|--:|")
-    for (cell, target), samples in grouped.items():
+    order = {cell: i for i, (cell, *_rest) in enumerate(cells)}
+    for (cell, target), samples in sorted(
+            grouped.items(), key=lambda kv: (order.get(kv[0][0], 0), targets.index(kv[0][1]))):
         kib = statistics.median(s[0] for s in samples)
         count = statistics.median(s[1] for s in samples)
         print(f"| {labels.get(cell, cell)} | {names[target]} | {count:.0f} | "

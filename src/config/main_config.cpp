@@ -120,7 +120,11 @@ class Parser {
       return "[]";
     }
     section_header(name);
-    return "[" + std::string(name) + "]";
+    // Built step by step: GCC 12 at -O3 reports a false -Wrestrict for "[" + std::string + "]".
+    std::string bracketed = "[";
+    bracketed.append(name);
+    bracketed.push_back(']');
+    return bracketed;
   }
 
   void section_header(std::string_view name) {
