@@ -166,6 +166,20 @@ Result<void> daemonize() {
   return {};
 }
 
+ev::BackendKind to_backend_kind(config::EvBackend backend) {
+  switch (backend) {
+    case config::EvBackend::io_uring:
+      return ev::BackendKind::io_uring;
+    case config::EvBackend::epoll:
+      return ev::BackendKind::epoll;
+    case config::EvBackend::kqueue:
+      return ev::BackendKind::kqueue;
+    case config::EvBackend::automatic:
+      break;
+  }
+  return ev::BackendKind::automatic;
+}
+
 int fail_startup(const Error& error) {
   PGQ_FATAL("%s", error.message.c_str());
   return 1;
@@ -192,9 +206,7 @@ int main(int argc, char** argv) {
   if (auto ok = fill_servers(context->config, *context->shared); !ok)
     return fail_startup(ok.error());
 
-  auto kind = ev::parse_backend_kind(config::to_string(context->config.main.ev_backend));
-  if (!kind) return fail_startup(kind.error());
-  auto loop = ev::Loop::create(*kind);
+  auto loop = ev::Loop::create(to_backend_kind(context->config.main.ev_backend));
   if (!loop) return fail_startup(loop.error());
 
   std::optional<worker::WorkerStart> worker_start;

@@ -33,14 +33,11 @@ int PoolManager::connections_for(std::string_view database, std::string_view use
 }
 
 int PoolManager::limit_for(std::string_view database, std::string_view user) const {
-  for (const auto& limit : context_.databases.limits) {
-    bool db_match = limit.database == "all" || limit.database == database;
-    bool user_match = limit.user == "all" || limit.user == user;
-    if (db_match && user_match)
-      return limit.max_size == config::kAllConnections ? context_.shared->max_connections
-                                                       : limit.max_size;
-  }
-  return context_.shared->max_connections;
+  // The databases file's own precedence (exact match before `all`), not the first line that fits.
+  const config::DatabaseLimit* limit =
+      config::find_limit(context_.databases.limits, database, user);
+  if (!limit || limit->max_size == config::kAllConnections) return context_.shared->max_connections;
+  return limit->max_size;
 }
 
 void PoolManager::close_slot(int index) {

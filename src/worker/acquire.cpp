@@ -142,8 +142,7 @@ void Session::on_grant_pooled(int slot, Fd server) {
   std::string_view params = s.parameter_bytes();
   while (auto m = proto::next_message(params)) {
     if (!*m) break;
-    if (auto kv = proto::parse_parameter_status((*m)->body))
-      parameters_[std::string(kv->first)] = std::string(kv->second);
+    remember_parameter((*m)->body);
     params.remove_prefix((*m)->size);
   }
   server_ = std::make_unique<ev::Stream>(loop_, std::move(server), *this);

@@ -53,26 +53,17 @@ void Session::begin_reset(proto::TxStatus status) {
 
 void Session::read_reset() {
   auto& in = server_->input();
-  while (phase_ == Phase::reset) {
-    auto next = proto::next_message(in.view());
-    if (!next) return release_server(false);
-    if (!*next) return;
-    const proto::MessageView& m = **next;
+  auto error = each_message(in, Phase::reset, [&](const proto::MessageView& m, std::string_view) {
     if (m.type == 'E') {
       reset_failed_ = true;
     } else if (m.type == 'S') {
-      if (auto kv = proto::parse_parameter_status(m.body))
-        parameters_[std::string(kv->first)] = std::string(kv->second);
-    } else if (m.type == 'Z') {
+      remember_parameter(m.body);
+    } else if (m.type == 'Z' && --reset_pending_ == 0) {
       auto status = proto::parse_ready_for_query(m.body);
-      in.consume(m.size);
-      if (--reset_pending_ == 0) {
-        return release_server(!reset_failed_ && status == proto::TxStatus::idle && in.empty());
-      }
-      continue;
+      release_server(!reset_failed_ && status == proto::TxStatus::idle && in.empty());
     }
-    in.consume(m.size);
-  }
+  });
+  if (error) release_server(false);
 }
 
 void Session::release_server(bool clean) {

@@ -68,67 +68,55 @@ void Session::on_server_connected(int error) {
 }
 
 void Session::read_login() {
-  auto& in = server_->input();
-  while (phase_ == Phase::login) {
-    auto next = proto::next_message(in.view());
-    if (!next) {
-      client_error("08P01", "invalid message from the PostgreSQL server during login",
-                   next.error().message);
-      return release_server(false);
-    }
-    if (!*next) return;
-    const proto::MessageView& m = **next;
-    std::string_view whole = in.view().substr(0, m.size);
-    switch (m.type) {
-      case 'R':  // authentication request (or AuthenticationOk): the client answers it
-      case 'N':
-        if (client_) client_->write(whole);
-        break;
-      case 'E': {
-        std::string bytes(whole);
-        in.consume(m.size);
-        PGQ_WARN("%s: PostgreSQL refused the login", describe().c_str());
-        client_raw_error(std::move(bytes));
-        return release_server(false);
-      }
-      case 'S':
-        if (auto kv = proto::parse_parameter_status(m.body))
-          parameters_[std::string(kv->first)] = std::string(kv->second);
-        break;
-      case 'K':
-        if (auto key = proto::parse_backend_key_data(m.body)) backend_key_ = *key;
-        break;
-      case 'Z':
-        in.consume(m.size);
-        return login_complete();
-      default:
-        break;  // NegotiateProtocolVersion and the like: nothing for the client
-    }
-    in.consume(m.size);
+  auto error = each_message(
+      server_->input(), Phase::login, [this](const proto::MessageView& m, std::string_view whole) {
+        switch (m.type) {
+          case 'R':  // authentication request (or AuthenticationOk): the client answers it
+          case 'N':
+            if (client_) client_->write(whole);
+            break;
+          case 'E':
+            PGQ_WARN("%s: PostgreSQL refused the login", describe().c_str());
+            client_raw_error(std::string(whole));
+            release_server(false);
+            break;
+          case 'S':
+            remember_parameter(m.body);
+            break;
+          case 'K':
+            if (auto key = proto::parse_backend_key_data(m.body)) backend_key_ = *key;
+            break;
+          case 'Z':
+            login_complete();
+            break;
+          default:
+            break;  // NegotiateProtocolVersion and the like: nothing for the client
+        }
+      });
+  if (error) {
+    client_error("08P01", "invalid message from the PostgreSQL server during login",
+                 error->message);
+    release_server(false);
   }
 }
 
 void Session::read_client_during_login() {
-  auto& in = client_->input();
-  while (phase_ == Phase::login && client_) {
-    auto next = proto::next_message(in.view());
-    if (!next) {
-      client_error(next.error());
-      return release_server(false);
-    }
-    if (!*next) return;
-    const proto::MessageView& m = **next;
-    if (m.type == 'p') {
-      server_->write(in.view().substr(0, m.size));
-    } else if (m.type == 'X') {
-      in.consume(m.size);
-      client_.reset();
-      return release_server(false);
-    } else {
-      client_error("08P01", "invalid message during authentication: expected a password message");
-      return release_server(false);
-    }
-    in.consume(m.size);
+  auto error = each_message(
+      client_->input(), Phase::login, [this](const proto::MessageView& m, std::string_view whole) {
+        if (m.type == 'p') {
+          server_->write(whole);
+        } else if (m.type == 'X') {
+          client_.reset();
+          release_server(false);
+        } else {
+          client_error("08P01",
+                       "invalid message during authentication: expected a password message");
+          release_server(false);
+        }
+      });
+  if (error) {
+    client_error(*error);
+    release_server(false);
   }
 }
 

@@ -147,6 +147,10 @@ void Session::on_server_parameter(std::string_view name, std::string_view value)
   parameters_[std::string(name)] = std::string(value);
 }
 
+void Session::remember_parameter(std::string_view body) {
+  if (auto kv = proto::parse_parameter_status(body)) on_server_parameter(kv->first, kv->second);
+}
+
 void Session::client_error(std::string_view sqlstate, std::string_view message,
                            std::string_view detail) {
   std::string out;

@@ -20,6 +20,7 @@
 #include "pgquay/pipeline/relay.hpp"
 #include "pgquay/pool/control.hpp"
 #include "pgquay/proto/error.hpp"
+#include "pgquay/proto/framing.hpp"
 #include "pgquay/proto/messages.hpp"
 #include "pgquay/proto/startup.hpp"
 #include "pgquay/worker/context.hpp"
@@ -86,6 +87,14 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   void maybe_finish();
   void log_disconnection(std::string_view why);
 
+  // Hands each complete message in `in` to `handle(message, whole_bytes)`, consuming it first
+  // (the bytes stay readable until the stream receives again), for as long as the session stays
+  // in `phase`: a handler that moves the session on ends the loop. Returns a framing error.
+  template <typename Handle>
+  std::optional<proto::ProtoError> each_message(ev::InputBuffer& in, Phase phase, Handle&& handle);
+  // Records a ParameterStatus body in parameters_.
+  void remember_parameter(std::string_view body);
+
   [[nodiscard]] pool::Slot& slot() const;
   [[nodiscard]] std::string describe() const;  // user@host/database for log lines
   void save_parameters_to_slot();
@@ -136,5 +145,20 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   bool saw_error_ = false;
   int exit_status_ = 0;
 };
+
+template <typename Handle>
+std::optional<proto::ProtoError> Session::each_message(ev::InputBuffer& in, Phase phase,
+                                                       Handle&& handle) {
+  while (phase_ == phase) {
+    auto next = proto::next_message(in.view());
+    if (!next) return next.error();
+    if (!*next) return std::nullopt;
+    const proto::MessageView message = **next;
+    std::string_view whole = in.view().substr(0, message.size);
+    in.consume(message.size);
+    handle(message, whole);
+  }
+  return std::nullopt;
+}
 
 }  // namespace pgquay::worker

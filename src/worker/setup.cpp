@@ -43,43 +43,37 @@ void Session::begin_setup() {
 }
 
 void Session::read_setup() {
-  auto& in = server_->input();
-  while (phase_ == Phase::setup) {
-    auto next = proto::next_message(in.view());
-    if (!next) {
-      client_error("08P01", "invalid message from the PostgreSQL server", next.error().message);
-      return release_server(false);
-    }
-    if (!*next) return;
-    const proto::MessageView& m = **next;
-    switch (m.type) {
-      case 'S':
-        if (auto kv = proto::parse_parameter_status(m.body))
-          parameters_[std::string(kv->first)] = std::string(kv->second);
-        break;
-      case 'E':
-        setup_error_ = std::string(m.body);
-        break;
-      case 'N':
-        if (client_) client_->write(in.view().substr(0, m.size));
-        break;
-      case 'Z': {
-        in.consume(m.size);
-        if (!setup_error_) return finish_setup();
-        // PostgreSQL rejects a bad startup parameter with FATAL; the client gets that, and the
-        // connection (whose SET was rolled back) goes back to the pool after the usual reset.
-        std::string fatal;
-        if (!proto::reencode_error_as_fatal(fatal, *setup_error_)) {
-          proto::build_fatal(fatal, "22023", "invalid startup parameter");
+  auto error = each_message(
+      server_->input(), Phase::setup, [this](const proto::MessageView& m, std::string_view whole) {
+        switch (m.type) {
+          case 'S':
+            remember_parameter(m.body);
+            break;
+          case 'E':
+            setup_error_ = std::string(m.body);
+            break;
+          case 'N':
+            if (client_) client_->write(whole);
+            break;
+          case 'Z': {
+            if (!setup_error_) return finish_setup();
+            // PostgreSQL rejects a bad startup parameter with FATAL; the client gets that, and the
+            // connection (whose SET was rolled back) goes back to the pool after the usual reset.
+            std::string fatal;
+            if (!proto::reencode_error_as_fatal(fatal, *setup_error_)) {
+              proto::build_fatal(fatal, "22023", "invalid startup parameter");
+            }
+            PGQ_WARN("%s: a startup parameter was refused by PostgreSQL", describe().c_str());
+            client_raw_error(std::move(fatal));
+            return begin_reset(proto::TxStatus::idle);
+          }
+          default:
+            break;  // the row set_config returns
         }
-        PGQ_WARN("%s: a startup parameter was refused by PostgreSQL", describe().c_str());
-        client_raw_error(std::move(fatal));
-        return begin_reset(proto::TxStatus::idle);
-      }
-      default:
-        break;  // the row set_config returns
-    }
-    in.consume(m.size);
+      });
+  if (error) {
+    client_error("08P01", "invalid message from the PostgreSQL server", error->message);
+    release_server(false);
   }
 }
 
