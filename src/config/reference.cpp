@@ -40,9 +40,17 @@ pgquay -c /etc/pgquay/pgquay.conf -a /etc/pgquay/pgquay_hba.conf -l /etc/pgquay/
 | `-a`, `--hba` | `pgquay_hba.conf` | `/etc/pgquay/pgquay_hba.conf` |
 | `-l`, `--limit` | `pgquay_databases.conf` | `/etc/pgquay/pgquay_databases.conf`, if it exists |
 
-The options are pgagroal's, so existing service files keep working. `pgquay-cli conf get <key>`
-prints a value, `pgquay-cli conf set <key> <value>` changes one, `pgquay-cli reload` re-reads the
-files.
+The options are pgagroal's, so existing service files keep working. In this version SIGHUP
+re-reads `pgquay_hba.conf` and `pgquay_databases.conf`; a change to `pgquay.conf` needs a restart
+(`pgquay-cli conf reload/get/set` is planned).
+
+What this version acts on: `host`, `port`, `unix_socket_dir`, `pidfile`, `log_type` (`console`,
+`file`), `log_level`, `log_path`, `log_mode`, `log_connections`, `log_disconnections`,
+`max_connections`, `blocking_timeout`, `authentication_timeout`, `server_connect_timeout`,
+`pipeline` (`auto`, `performance`, `session`; `transaction` is refused at start-up), `ev_backend`,
+`keep_alive`, `nodelay`, `backlog`, `update_process_title`, `prefork_workers`,
+`worker_max_clients`, and each server section's `host`, `port` and `primary`. Every other key is
+read and checked, so a pgagroal file works unchanged, but has no effect yet.
 
 ## pgquay.conf
 
@@ -70,8 +78,9 @@ Value types:
 | size | a number of bytes, or a number with a unit: `B`, `K`/`KB`, `M`/`MB`, `G`/`GB` (powers of 1024, any case) |
 | log level | `fatal`, `error`, `warn`, `info`, `debug`, `debug1` to `debug5`, `trace` (= `debug5`) |
 
-The **Applies** column says whether a change takes effect on `reload` or needs a `restart`
-(a reload that changes a restart key keeps the old value and reports it).
+The **Applies** column says whether a change will take effect on a configuration reload or needs a
+`restart` (a reload that changes a restart key keeps the old value and reports it). Until that
+reload exists, every `pgquay.conf` change needs a restart.
 )";
 
 constexpr std::string_view kMainNotes = R"(
