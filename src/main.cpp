@@ -99,10 +99,6 @@ Result<worker::Context> load_files(const Options& options) {
   if (!config) return Unexpected(config.error());
   context.config = std::move(*config);
   for (const auto& warning : context.config.warnings) PGQ_WARN("%s", warning.c_str());
-  if (config::effective_pipeline(context.config.main) == config::Pipeline::transaction)
-    return fail(options.config_path +
-                ": pipeline = transaction is not available in this version of pgquay "
-                "(use session or performance)");
   auto hba = config::load_hba_file(options.hba_path);
   if (!hba) return Unexpected(hba.error());
   context.hba = std::move(*hba);

@@ -235,7 +235,8 @@ std::span<const K> build_main_keys() {
       {.name = "track_prepared_statements",
        .default_text = "off",
        .apply = Apply::reload,
-       .doc = "Track prepared statements (transaction pipeline)",
+       .doc = "Accepted for pgagroal compatibility; the transaction pipeline always tracks "
+              "protocol-level prepared statements (see max_prepared_statements)",
        .binding = field<&M::track_prepared_statements>()},
 
       // TLS between clients and pgquay.
@@ -337,10 +338,11 @@ std::span<const K> build_main_keys() {
       {.name = "max_prepared_statements",
        .default_text = "200",
        .apply = Apply::restart,
-       .doc = "Named prepared statements tracked per client (transaction pipeline)",
+       .doc = "Protocol-level prepared statements kept on each server connection in the transaction "
+              "pipeline (least recently used closed first); 0 passes them through untouched",
        .binding = field<&M::max_prepared_statements>(),
-       .min = 1,
-       .max = 100000},
+       .min = 0,
+       .max = 240},
 
       // Older pgagroal releases.
       {.name = "libev",

@@ -47,8 +47,8 @@ re-reads `pgquay_hba.conf` and `pgquay_databases.conf`; a change to `pgquay.conf
 What this version acts on: `host`, `port`, `unix_socket_dir`, `pidfile`, `log_type` (`console`,
 `file`), `log_level`, `log_path`, `log_mode`, `log_connections`, `log_disconnections`,
 `max_connections`, `blocking_timeout`, `authentication_timeout`, `server_connect_timeout`,
-`pipeline` (`auto`, `performance`, `session`; `transaction` is refused at start-up), `ev_backend`,
-`keep_alive`, `nodelay`, `backlog`, `update_process_title`, `prefork_workers`,
+`pipeline` (`auto`, `performance`, `session`, `transaction`), `max_prepared_statements`,
+`ev_backend`, `keep_alive`, `nodelay`, `backlog`, `update_process_title`, `prefork_workers`,
 `worker_max_clients`, and each server section's `host`, `port` and `primary`. Every other key is
 read and checked, so a pgagroal file works unchanged, but has no effect yet.
 

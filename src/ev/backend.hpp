@@ -34,7 +34,12 @@ class Backend {
 };
 
 Result<std::unique_ptr<Backend>> make_epoll_backend();
-Result<std::unique_ptr<Backend>> make_uring_backend();
+// A ring's memory counts against RLIMIT_MEMLOCK for users without CAP_IPC_LOCK, per user: the
+// main loop gets a large ring, each forked child (one client, a handful of requests in flight) a
+// small one, so hundreds of workers fit in the default 8 MiB.
+inline constexpr unsigned kMainRingEntries = 256;
+inline constexpr unsigned kChildRingEntries = 32;
+Result<std::unique_ptr<Backend>> make_uring_backend(unsigned ring_entries = kMainRingEntries);
 Result<std::unique_ptr<Backend>> make_kqueue_backend();
 
 // Token layout: generation in the high 32 bits, table index in the low 32 bits.

@@ -24,7 +24,6 @@ namespace {
 constexpr uint64_t kCancelToken = ~uint64_t{0};
 // A request re-armed after -EAGAIN first waits with a poll carrying this bit in its user_data.
 constexpr uint64_t kPollPhaseBit = uint64_t{1} << 63;
-constexpr unsigned kRingEntries = 256;
 
 class UringBackend final : public Backend {
  public:
@@ -33,15 +32,15 @@ class UringBackend final : public Backend {
     if (initialized_) io_uring_queue_exit(&ring_);
   }
 
-  Result<void> init() {
+  Result<void> init(unsigned ring_entries) {
     io_uring_params params{};
     // SUBMIT_ALL: one bad request does not stop the rest of a batch; COOP_TASKRUN: we are single
     // threaded, so the kernel need not interrupt us to run completion work.
     params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
-    int r = io_uring_queue_init_params(kRingEntries, &ring_, &params);
+    int r = io_uring_queue_init_params(ring_entries, &ring_, &params);
     if (r == -EINVAL) {  // kernels before 5.19 reject the flags
       params = io_uring_params{};
-      r = io_uring_queue_init_params(kRingEntries, &ring_, &params);
+      r = io_uring_queue_init_params(ring_entries, &ring_, &params);
     }
     if (r < 0) return fail_errno("io_uring_queue_init", -r);
     initialized_ = true;
@@ -191,9 +190,9 @@ class UringBackend final : public Backend {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> make_uring_backend() {
+Result<std::unique_ptr<Backend>> make_uring_backend(unsigned ring_entries) {
   auto backend = std::make_unique<UringBackend>();
-  auto ok = backend->init();
+  auto ok = backend->init(ring_entries);
   if (!ok) return Unexpected(ok.error());
   return std::unique_ptr<Backend>(std::move(backend));
 }
@@ -204,7 +203,7 @@ Result<std::unique_ptr<Backend>> make_uring_backend() {
 
 #include "backend.hpp"
 namespace pgquay::ev {
-Result<std::unique_ptr<Backend>> make_uring_backend() {
+Result<std::unique_ptr<Backend>> make_uring_backend(unsigned) {
   return fail("io_uring is not compiled into this build");
 }
 }  // namespace pgquay::ev

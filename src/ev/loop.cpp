@@ -7,6 +7,7 @@
 
 #include "backend.hpp"
 #include "pgquay/common/check.hpp"
+#include "pgquay/common/log.hpp"
 
 namespace pgquay::ev {
 
@@ -151,7 +152,21 @@ Result<void> Loop::run() {
 
 Result<void> Loop::fork_child() {
   backend_->abandon_after_fork();
-  auto fresh = make_backend(kind_);
+  auto fresh =
+      kind_ == BackendKind::io_uring ? make_uring_backend(kChildRingEntries) : make_backend(kind_);
+  if (!fresh && kind_ == BackendKind::io_uring) {
+    // Out of locked memory for rings (RLIMIT_MEMLOCK, see backend.hpp): this child serves its
+    // client on epoll rather than not at all, and says so.
+    auto epoll = make_epoll_backend();
+    if (epoll) {
+      PGQ_WARN(
+          "io_uring is not available in this process (%s); using epoll "
+          "(raise LimitMEMLOCK / ulimit -l for more io_uring workers)",
+          fresh.error().message.c_str());
+      kind_ = BackendKind::epoll;
+      fresh = std::move(epoll);
+    }
+  }
   if (!fresh) return Unexpected(fresh.error());
   backend_ = std::move(*fresh);
   free_slots_.clear();

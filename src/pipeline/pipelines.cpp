@@ -17,6 +17,14 @@ class SessionPipeline final : public Pipeline {
   bool tracks_parameters() const override { return true; }
 };
 
+// The relay's transaction mode (TransactionRelay) does the work; the pipeline tracks parameters so
+// each client's reported settings follow it from connection to connection.
+class TransactionPipeline final : public Pipeline {
+ public:
+  const char* name() const override { return "transaction"; }
+  bool tracks_parameters() const override { return true; }
+};
+
 }  // namespace
 
 std::unique_ptr<Pipeline> make_pipeline(config::Pipeline kind) {
@@ -25,8 +33,9 @@ std::unique_ptr<Pipeline> make_pipeline(config::Pipeline kind) {
       return std::make_unique<PerformancePipeline>();
     case config::Pipeline::automatic:
     case config::Pipeline::session:
-    case config::Pipeline::transaction:  // until the transaction pipeline lands: session
       return std::make_unique<SessionPipeline>();
+    case config::Pipeline::transaction:
+      return std::make_unique<TransactionPipeline>();
   }
   return std::make_unique<SessionPipeline>();
 }

@@ -52,6 +52,9 @@ void PoolManager::close_slot(int index) {
   slot.backend_pid = 0;
   slot.backend_secret = 0;
   slot.params_length = 0;
+  slot.applied_length = 0;
+  slot.prepared.count = 0;
+  slot.prepared.unknown = false;
   slot.user[0] = '\0';
   slot.database[0] = '\0';
   slot.state.store(SlotState::not_init);
@@ -240,10 +243,21 @@ void PoolManager::forget_waiter(pid_t pid) {
 }
 
 void PoolManager::serve_waiters() {
+  // Once a waiter of a pool got nothing, its later waiters get nothing either in this pass: with
+  // hundreds of clients queued (the transaction pipeline), each release costs one grant attempt
+  // per pool instead of one per waiter.
+  std::vector<ControlMessage> exhausted;  // copies: erasing from a deque moves its elements
+  auto same_pool = [](const ControlMessage& a, const ControlMessage& b) {
+    return a.reuse_allowed == b.reuse_allowed && std::string_view(a.user) == b.user &&
+           std::string_view(a.database) == b.database;
+  };
   for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (try_grant(*it) != Grant::none) {
+    bool skip = std::any_of(exhausted.begin(), exhausted.end(),
+                            [&](const ControlMessage& m) { return same_pool(m, it->request); });
+    if (!skip && try_grant(*it) != Grant::none) {
       it = waiters_.erase(it);
     } else {
+      if (!skip) exhausted.push_back(it->request);
       ++it;
     }
   }

@@ -36,6 +36,13 @@ Server::~Server() {
 }
 
 Result<void> Server::check_descriptor_limit() const {
+  // Each io_uring worker's ring counts against RLIMIT_MEMLOCK (without CAP_IPC_LOCK): take what
+  // the hard limit allows; a worker that still finds none uses epoll (and logs it).
+  rlimit memlock{};
+  if (getrlimit(RLIMIT_MEMLOCK, &memlock) == 0 && memlock.rlim_cur != memlock.rlim_max) {
+    memlock.rlim_cur = memlock.rlim_max;
+    (void)setrlimit(RLIMIT_MEMLOCK, &memlock);
+  }
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
   // Each pooled connection and each worker's control channel costs main one descriptor.

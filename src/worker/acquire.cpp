@@ -29,8 +29,10 @@ void Session::request_connection() {
   // Waiting for a free connection is bounded by blocking_timeout (main enforces it), not by
   // authentication_timeout: the clock restarts if PostgreSQL has to authenticate the client.
   auth_timer_->stop();
-  control_watcher_ =
-      std::make_unique<ev::ReadableWatcher>(loop_, control_fd_, [this] { on_control(); });
+  if (!control_watcher_) {
+    control_watcher_ =
+        std::make_unique<ev::ReadableWatcher>(loop_, control_fd_, [this] { on_control(); });
+  }
   send_acquire();
 }
 
@@ -135,6 +137,7 @@ void Session::on_grant_pooled(int slot, Fd server) {
     send_acquire(/*retry=*/true);
     return;
   }
+  if (client_ready_) return attach_pooled(slot, std::move(server));
   slot_ = slot;
   slot_established_ = true;
   pool::Slot& s = this->slot();
@@ -154,6 +157,7 @@ void Session::on_grant_pooled(int slot, Fd server) {
 
 void Session::on_grant_create(int slot) {
   slot_ = slot;
+  if (client_ready_) parameters_.clear();  // a new connection for the next transaction
   auth_timer_->start(context_.config.main.authentication_timeout);
   connect_server();
 }

@@ -8,7 +8,8 @@ namespace pgquay::worker {
 
 void Session::on_relay_end(const pipeline::RelayOutcome& outcome) {
   using pipeline::EndReason;
-  log_disconnection(pipeline::end_reason_name(outcome.reason));
+  if (outcome.reason != EndReason::transaction_idle)
+    log_disconnection(pipeline::end_reason_name(outcome.reason));
   switch (outcome.reason) {
     case EndReason::client_terminated:
     case EndReason::client_failed:
@@ -25,6 +26,8 @@ void Session::on_relay_end(const pipeline::RelayOutcome& outcome) {
     case EndReason::server_closed:
       close_client();  // after the server's last words (already queued) reach the client
       return release_server(false);
+    case EndReason::transaction_idle:
+      return detach_server();
   }
 }
 
@@ -46,8 +49,13 @@ void Session::begin_reset(proto::TxStatus status) {
     ++reset_pending_;
   }
   // DISCARD ALL: temp tables, prepared statements, SET values, LISTEN, advisory locks, cursors.
-  proto::build_query(out, "DISCARD ALL");
-  ++reset_pending_;
+  // Not in the transaction pipeline: session state is not kept per client there, and the
+  // connection's prepared statements serve every client.
+  if (!transaction_mode_) {
+    proto::build_query(out, "DISCARD ALL");
+    ++reset_pending_;
+  }
+  if (out.empty()) return release_server(true);
   server_->write(out);
 }
 
@@ -88,6 +96,7 @@ void Session::release_server(bool clean) {
 }
 
 void Session::on_stream_quiet(ev::Stream&, bool clean) {
+  if (phase_ == Phase::detach) return finish_detach(clean);
   server_clean_ = server_clean_ && clean && server_->input().empty();
   send_release();
 }
@@ -95,8 +104,10 @@ void Session::on_stream_quiet(ev::Stream&, bool clean) {
 void Session::send_release() {
   if (released_) return;
   released_ = true;
-  bool clean = server_clean_ && slot_established_;
+  bool clean =
+      server_clean_ && slot_established_ && !server_unpoolable_ && !slot().prepared.unknown;
   if (clean) {
+    if (!transaction_mode_) slot().applied_length = 0;  // DISCARD ALL reset them
     save_parameters_to_slot();
     ++slot().sessions;
   }

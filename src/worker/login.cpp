@@ -72,8 +72,11 @@ void Session::read_login() {
       server_->input(), Phase::login, [this](const proto::MessageView& m, std::string_view whole) {
         switch (m.type) {
           case 'R':  // authentication request (or AuthenticationOk): the client answers it
-          case 'N':
+            if (client_ready_) return login_without_client(m.body);
             if (client_) client_->write(whole);
+            break;
+          case 'N':
+            if (client_ && !client_ready_) client_->write(whole);
             break;
           case 'E':
             PGQ_WARN("%s: PostgreSQL refused the login", describe().c_str());
@@ -98,6 +101,21 @@ void Session::read_login() {
                  error->message);
     release_server(false);
   }
+}
+
+void Session::login_without_client(std::string_view request) {
+  auto code = request.size() >= 4 ? proto::read_i32(request) : -1;
+  if (code == 0) return;  // AuthenticationOk: PostgreSQL trusts this user
+  // The client's own answer cannot be replayed (md5 and SCRAM are salted per attempt), and this
+  // version keeps no passwords: the transaction pipeline grows the pool only where PostgreSQL
+  // trusts pgquay, or through client logins.
+  PGQ_WARN("%s: PostgreSQL asks for a password to open another server connection (method %d)",
+           describe().c_str(), code);
+  client_error("08004", "pgquay cannot open another server connection for user \"" + user_ + "\"",
+               "PostgreSQL asked for a password and the transaction pipeline has none to give; "
+               "allow pgquay's address with trust in pg_hba.conf, or raise the pool's size so "
+               "client logins open the connections.");
+  release_server(false);
 }
 
 void Session::read_client_during_login() {
@@ -130,6 +148,7 @@ void Session::login_complete() {
   done.slot = slot_;
   send_control(done, server_->fd());
   slot_established_ = true;
+  if (client_ready_) return begin_sync();
   begin_setup();
 }
 

@@ -27,7 +27,9 @@ Session::Session(ev::Loop& loop, const Context& context, int control_fd, uint32_
       context_(context),
       control_fd_(control_fd),
       request_counter_(request_counter),
-      handoff_(std::move(handoff)) {}
+      handoff_(std::move(handoff)),
+      transaction_mode_(config::effective_pipeline(context.config.main) ==
+                        config::Pipeline::transaction) {}
 
 Session::~Session() = default;
 
@@ -74,6 +76,8 @@ void Session::on_stream_data(ev::Stream& stream) {
         return read_client_during_login();
       case Phase::relay:
         return relay_->client_data();
+      case Phase::idle:
+        return on_idle_client_data();
       case Phase::reset:
       case Phase::release:
       case Phase::cancel:
@@ -90,7 +94,8 @@ void Session::on_stream_data(ev::Stream& stream) {
     case Phase::login:
       return read_login();
     case Phase::setup:
-      return read_setup();
+    case Phase::sync:
+      return read_parameter_sync();
     case Phase::relay:
       return relay_->server_data();
     case Phase::reset:
@@ -104,11 +109,17 @@ void Session::on_stream_data(ev::Stream& stream) {
 void Session::on_stream_closed(ev::Stream& stream, int error) {
   if (&stream == client_.get()) {
     if (phase_ == Phase::relay) return relay_->client_closed(error);
+    if (phase_ == Phase::idle) {
+      log_disconnection(error ? std::strerror(error) : "client closed the connection");
+      client_.reset();
+      return maybe_finish();
+    }
     client_.reset();
+    if (phase_ == Phase::detach) return;  // finish_detach goes on, then the session ends
     // Gone while main may still be answering a request: this worker ends (main then cleans up
     // whatever it grants) instead of serving a new client with answers meant for this one.
     if (request_ != 0 || phase_ == Phase::connect || phase_ == Phase::login) saw_error_ = true;
-    if (phase_ == Phase::setup && server_) {
+    if ((phase_ == Phase::setup || phase_ == Phase::sync) && server_) {
       // The connection is mid-request: it cannot be reused safely.
       release_server(false);
     } else if (phase_ == Phase::login || phase_ == Phase::connect) {
@@ -121,7 +132,8 @@ void Session::on_stream_closed(ev::Stream& stream, int error) {
     server_.reset();
     return maybe_finish();
   }
-  if (phase_ == Phase::login || phase_ == Phase::setup) {
+  if (phase_ == Phase::detach) return finish_detach(false);
+  if (phase_ == Phase::login || phase_ == Phase::setup || phase_ == Phase::sync) {
     client_error("08006", "the PostgreSQL server closed the connection unexpectedly");
   }
   release_server(false);
@@ -144,7 +156,11 @@ void Session::on_stream_drained(ev::Stream& stream) {
 }
 
 void Session::on_server_parameter(std::string_view name, std::string_view value) {
-  parameters_[std::string(name)] = std::string(value);
+  std::string& current = parameters_[std::string(name)];
+  if (current != value) parameters_changed_ = true;
+  current = value;
+  // Relayed to the client (its own SET): from now on it expects this value on every connection.
+  if (transaction_mode_ && phase_ == Phase::relay) client_view_[std::string(name)] = value;
 }
 
 void Session::remember_parameter(std::string_view body) {

@@ -5,6 +5,11 @@
 // login (new connections only: PostgreSQL's authentication exchange relayed to the client) ->
 // setup (the client's startup parameters applied with set_config) -> relay (the pipeline) ->
 // reset (ROLLBACK if needed, DISCARD ALL) -> release (connection handed back to main) -> exit.
+//
+// The transaction pipeline (transaction.cpp) adds a cycle after the first ReadyForQuery: idle
+// (no server connection) -> acquire -> sync (the client's settings applied on that connection,
+// if it differs) -> relay until ReadyForQuery 'I' between requests -> detach (connection handed
+// back clean, without a reset) -> idle.
 #pragma once
 
 #include <map>
@@ -16,7 +21,9 @@
 #include "pgquay/config/hba.hpp"
 #include "pgquay/ev/stream.hpp"
 #include "pgquay/ev/watchers.hpp"
+#include "pgquay/pipeline/parameter_sync.hpp"
 #include "pgquay/pipeline/pipeline.hpp"
+#include "pgquay/pipeline/prepared_statements.hpp"
 #include "pgquay/pipeline/relay.hpp"
 #include "pgquay/pool/control.hpp"
 #include "pgquay/proto/error.hpp"
@@ -27,7 +34,21 @@
 
 namespace pgquay::worker {
 
-enum class Phase { startup, acquire, connect, login, setup, relay, reset, release, cancel, done };
+enum class Phase {
+  startup,
+  acquire,
+  connect,
+  login,
+  setup,
+  relay,
+  idle,    // transaction pipeline: between transactions, no server connection
+  sync,    // transaction pipeline: applying the client's settings on a granted connection
+  detach,  // transaction pipeline: handing the connection back after a transaction
+  reset,
+  release,
+  cancel,
+  done
+};
 
 class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
  public:
@@ -69,11 +90,30 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   void read_login();
   void read_client_during_login();
   void login_complete();
+  // Transaction pipeline: PostgreSQL's authentication request on a connection opened for a later
+  // transaction, where the client is not part of the login.
+  void login_without_client(std::string_view request);
   // setup.cpp
   void begin_setup();
-  void read_setup();
+  void read_parameter_sync();
   void finish_setup();
   void start_relay();
+  // Applies plan_parameter_sync's SQL, reading the answer in `phase`; then `done()`.
+  void send_parameter_sync(const pipeline::ParameterSync& plan);
+  // Writes applied_ to the slot.
+  void record_applied();
+  // transaction.cpp
+  [[nodiscard]] bool transaction_mode() const { return transaction_mode_; }
+  void enter_idle();
+  void on_idle_client_data();
+  // Answers a Parse..Sync batch of statements known to prepare cleanly without a server; false
+  // when the input does not start with one.
+  bool prepare_without_server();
+  void attach_pooled(int slot, Fd server);
+  void begin_sync();
+  void start_transaction_relay();
+  void detach_server();
+  void finish_detach(bool clean);
   // finish.cpp
   void begin_reset(proto::TxStatus status);
   void read_reset();
@@ -123,15 +163,25 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   std::string user_;
   std::string database_;  // the real database (aliases resolved)
   std::string requested_database_;
-  std::vector<std::pair<std::string, std::string>> client_params_;  // to apply with set_config
+  pipeline::ParameterList client_params_;  // startup parameters, applied with set_config
   config::HbaMethod method_ = config::HbaMethod::reject;
   bool reuse_allowed_ = false;
 
   uint32_t request_ = 0;  // the acquire this session waits for (0: none)
   void give_back_grant(const pool::ControlMessage& grant, bool pooled);
   int slot_ = -1;
-  bool slot_established_ = false;  // main has our socket (the connection is in the pool)
-  std::map<std::string, std::string, std::less<>> parameters_;  // the server's, as reported
+  bool slot_established_ = false;      // main has our socket (the connection is in the pool)
+  pipeline::ParameterMap parameters_;  // the server connection's, as reported
+  bool parameters_changed_ = false;    // parameters_ differs from the slot's copy
+  bool server_unpoolable_ = false;     // close the server connection instead of pooling it
+  pipeline::ParameterList applied_;    // what the slot will record as applied for this client
+
+  // Transaction pipeline.
+  bool transaction_mode_ = false;
+  bool client_ready_ = false;           // the client got its first ReadyForQuery
+  pipeline::ParameterMap client_view_;  // the reported parameters as the client was told them
+  pipeline::PreparedStatements statements_;
+  std::optional<pipeline::ServerStatements> server_statements_;
   proto::BackendKey backend_key_{};
   proto::BackendKey client_key_{};
   int setup_pending_ = 0;

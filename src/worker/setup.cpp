@@ -4,6 +4,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "pgquay/common/log.hpp"
 #include "pgquay/config/enums.hpp"
 #include "pgquay/net/address.hpp"
@@ -14,61 +16,63 @@
 
 namespace pgquay::worker {
 
-namespace {
-// GUC names are case-insensitive; ParameterStatus uses the canonical spelling (DateStyle).
-const std::string* find_parameter(const std::map<std::string, std::string, std::less<>>& params,
-                                  std::string_view name) {
-  for (const auto& [key, value] : params) {
-    if (key.size() == name.size() && strncasecmp(key.data(), name.data(), name.size()) == 0)
-      return &value;
-  }
-  return nullptr;
-}
-}  // namespace
-
 void Session::begin_setup() {
   phase_ = Phase::setup;
-  std::string select;
-  for (const auto& [name, value] : client_params_) {
-    const std::string* current = find_parameter(parameters_, name);
-    if (current && *current == value) continue;
-    select += select.empty() ? "SELECT " : ", ";
-    select += "pg_catalog.set_config(" + proto::quote_literal(name) + ", " +
-              proto::quote_literal(value) + ", false)";
+  // Before the login completes the client has been told nothing: only its startup parameters
+  // count, and whatever pgquay applied for an earlier client is reset.
+  auto plan = pipeline::plan_parameter_sync({}, parameters_, client_params_,
+                                            pipeline::decode_applied(slot().applied_bytes()));
+  if (plan.sql.empty()) {
+    applied_ = std::move(plan.applied);
+    return finish_setup();
   }
-  if (select.empty()) return finish_setup();
+  send_parameter_sync(plan);
+}
+
+void Session::send_parameter_sync(const pipeline::ParameterSync& plan) {
+  applied_ = plan.applied;
+  setup_error_.reset();
   std::string out;
-  proto::build_query(out, select);
+  proto::build_query(out, plan.sql);
   server_->write(out);
 }
 
-void Session::read_setup() {
+// The answer to send_parameter_sync, at login (Phase::setup) or before a transaction of the
+// transaction pipeline (Phase::sync).
+void Session::read_parameter_sync() {
+  const Phase phase = phase_;
   auto error = each_message(
-      server_->input(), Phase::setup, [this](const proto::MessageView& m, std::string_view whole) {
+      server_->input(), phase, [this, phase](const proto::MessageView& m, std::string_view whole) {
         switch (m.type) {
-          case 'S':
+          case 'S':  // at login the client is told them all; later it already believes them
             remember_parameter(m.body);
             break;
           case 'E':
             setup_error_ = std::string(m.body);
             break;
           case 'N':
-            if (client_) client_->write(whole);
+            if (client_ && phase == Phase::setup) client_->write(whole);
             break;
           case 'Z': {
-            if (!setup_error_) return finish_setup();
-            // PostgreSQL rejects a bad startup parameter with FATAL; the client gets that, and the
-            // connection (whose SET was rolled back) goes back to the pool after the usual reset.
+            if (!setup_error_) {
+              if (phase == Phase::setup) return finish_setup();
+              record_applied();
+              return start_transaction_relay();
+            }
+            // PostgreSQL rejects a bad startup parameter with FATAL; the client gets that. The
+            // SET was rolled back, so the connection is as it was: pooled after the usual reset
+            // (at login) or at once (before a transaction).
             std::string fatal;
             if (!proto::reencode_error_as_fatal(fatal, *setup_error_)) {
               proto::build_fatal(fatal, "22023", "invalid startup parameter");
             }
             PGQ_WARN("%s: a startup parameter was refused by PostgreSQL", describe().c_str());
             client_raw_error(std::move(fatal));
-            return begin_reset(proto::TxStatus::idle);
+            if (phase == Phase::setup) return begin_reset(proto::TxStatus::idle);
+            return release_server(true);
           }
           default:
-            break;  // the row set_config returns
+            break;  // the rows set_config returns
         }
       });
   if (error) {
@@ -84,13 +88,18 @@ void Session::finish_setup() {
     secret = static_cast<uint32_t>(pool::now_ms());
   // The client sees the real backend's pid, so PQbackendPID() agrees with pg_backend_pid() and
   // with the pid in its own NOTIFY messages, as without a pooler; the secret is pgquay's own, so a
-  // cancel key handed out earlier for this backend cannot cancel this client's queries.
-  client_key_ = proto::BackendKey{backend_key_.pid, static_cast<int32_t>(secret)};
+  // cancel key handed out earlier for this backend cannot cancel this client's queries. In the
+  // transaction pipeline the backend changes from one transaction to the next: the key names
+  // this worker instead, and a cancel reaches whichever backend runs the client's transaction.
+  int32_t key_pid = transaction_mode_ ? static_cast<int32_t>(getpid()) : backend_key_.pid;
+  client_key_ = proto::BackendKey{key_pid, static_cast<int32_t>(secret)};
   pool::Slot& s = slot();
   s.client_key_pid.store(client_key_.pid);
   s.client_key_secret.store(client_key_.secret);
   s.last_used_ms = pool::now_ms();
 
+  record_applied();
+  reuse_allowed_ = true;  // the client is verified (trust, or PostgreSQL accepted its password)
   std::string out;
   for (const auto& [name, value] : parameters_) proto::build_parameter_status(out, name, value);
   proto::build_backend_key_data(out, client_key_);
@@ -102,7 +111,34 @@ void Session::finish_setup() {
              requested_database_.c_str(), net::host_string(handoff_.peer).c_str(),
              backend_key_.pid);
   }
+  if (transaction_mode_) {
+    client_ready_ = true;
+    client_view_ = parameters_;
+    std::string scope = database_;
+    scope += '\0';
+    scope += user_;
+    statements_.set_known(&context_.shared->known_statements, std::move(scope));
+    return detach_server();
+  }
   start_relay();
+}
+
+void Session::record_applied() {
+  pool::Slot& s = slot();
+  if (s.applied_length == 0 && applied_.empty()) return;
+  std::string applied = pipeline::encode_applied(applied_);
+  if (applied.size() > pool::kAppliedCapacity) {
+    // Unrecorded settings would never be reset for the next client: close the connection after
+    // this client instead of pooling it.
+    PGQ_WARN(
+        "%s: the startup parameters are too long to record; the server connection will not "
+        "be pooled",
+        describe().c_str());
+    server_unpoolable_ = true;
+    applied.clear();
+  }
+  std::memcpy(s.applied, applied.data(), applied.size());
+  s.applied_length = static_cast<uint32_t>(applied.size());
 }
 
 void Session::start_relay() {

@@ -46,20 +46,6 @@ class PgbenchTest : public PoolerTest {
 };
 INSTANTIATE_POOLER_TEST_SUITE(PgbenchTest);
 
-// Checks a pgbench run's report: status 0, every transaction processed, none failed.
-void expect_clean_run(const Result<ProgramRun>& run, int expected_transactions) {
-  ASSERT_TRUE(run) << run.error().message;
-  EXPECT_TRUE(run->exited_ok()) << run->describe();
-  std::smatch match;
-  static const std::regex kProcessed(R"(number of transactions actually processed: (\d+)/(\d+))");
-  ASSERT_TRUE(std::regex_search(run->output, match, kProcessed)) << run->output;
-  EXPECT_EQ(match[1].str(), std::to_string(expected_transactions)) << run->output;
-  EXPECT_EQ(match[2].str(), std::to_string(expected_transactions)) << run->output;
-  static const std::regex kFailed(R"(number of failed transactions: (\d+))");
-  ASSERT_TRUE(std::regex_search(run->output, match, kFailed)) << run->output;
-  EXPECT_EQ(match[1].str(), "0") << run->output;
-}
-
 TEST_P(PgbenchTest, InitialisesThroughThePooler) {
   auto started = start_pgquay();
   ASSERT_TRUE(started) << started.error().message;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "harness/child_process.hpp"
@@ -107,6 +108,10 @@ std::vector<PoolerMode> all_pooler_modes() {
   return {std::begin(kModes), std::end(kModes)};
 }
 
+std::vector<PoolerMode> transaction_pooler_modes() {
+  return {{"io_uring", "transaction"}, {"epoll", "transaction"}};
+}
+
 std::string pooler_mode_name(const ::testing::TestParamInfo<PoolerMode>& info) {
   return std::string(info.param.ev_backend) + "_" + std::string(info.param.pipeline);
 }
@@ -137,6 +142,7 @@ Result<void> PoolerTest::start_pgquay(PoolerSettings settings) {
     options.conf = basic_pgquay_conf(*port, postgres(), extra);
     options.hba = settings.hba;
     options.databases = settings.databases;
+    options.env = settings.env;
     auto started = PgquayProcess::start(std::move(options));
     if (started) {
       pgquay_ = std::move(*started);
@@ -248,6 +254,19 @@ Result<ProgramRun> run_program(const std::vector<std::string>& argv,
 }
 
 // ---- processes --------------------------------------------------------------------------------
+
+void expect_clean_run(const Result<ProgramRun>& run, int expected_transactions) {
+  ASSERT_TRUE(run) << run.error().message;
+  EXPECT_TRUE(run->exited_ok()) << run->describe();
+  std::smatch match;
+  static const std::regex kProcessed(R"(number of transactions actually processed: (\d+)/(\d+))");
+  ASSERT_TRUE(std::regex_search(run->output, match, kProcessed)) << run->output;
+  EXPECT_EQ(match[1].str(), std::to_string(expected_transactions)) << run->output;
+  EXPECT_EQ(match[2].str(), std::to_string(expected_transactions)) << run->output;
+  static const std::regex kFailed(R"(number of failed transactions: (\d+))");
+  ASSERT_TRUE(std::regex_search(run->output, match, kFailed)) << run->output;
+  EXPECT_EQ(match[1].str(), "0") << run->output;
+}
 
 std::vector<pid_t> child_processes(pid_t parent) {
   std::vector<pid_t> children;

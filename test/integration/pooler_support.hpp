@@ -38,6 +38,8 @@ struct PoolerMode {
 
 // Every combination, in the order the tests run.
 std::vector<PoolerMode> all_pooler_modes();
+// The transaction pipeline on each backend (its own tests: its semantics differ).
+std::vector<PoolerMode> transaction_pooler_modes();
 // "io_uring_session": the readable suffix GoogleTest puts after the test name.
 std::string pooler_mode_name(const ::testing::TestParamInfo<PoolerMode>& info);
 void PrintTo(const PoolerMode& mode, std::ostream* os);
@@ -46,7 +48,8 @@ void PrintTo(const PoolerMode& mode, std::ostream* os);
 struct PoolerSettings {
   std::string extra_conf;  // lines for the [pgquay] section (a key set here wins)
   std::string hba = "host all all all trust\n";
-  std::string databases;  // pgquay_databases.conf; empty = not passed
+  std::string databases;         // pgquay_databases.conf; empty = not passed
+  std::vector<std::string> env;  // "NAME=value" for pgquay's environment
 };
 
 // Parameterised over PoolerMode. Instantiate with INSTANTIATE_POOLER_TEST_SUITE(Fixture).
@@ -89,6 +92,11 @@ class PoolerTest : public ::testing::TestWithParam<PoolerMode> {
   bool expect_running_ = true;
 };
 
+#define INSTANTIATE_TRANSACTION_TEST_SUITE(fixture)                                         \
+  INSTANTIATE_TEST_SUITE_P(Modes, fixture,                                                  \
+                           ::testing::ValuesIn(::pgquay::test::transaction_pooler_modes()), \
+                           ::pgquay::test::pooler_mode_name)
+
 #define INSTANTIATE_POOLER_TEST_SUITE(fixture)                                      \
   INSTANTIATE_TEST_SUITE_P(Modes, fixture,                                          \
                            ::testing::ValuesIn(::pgquay::test::all_pooler_modes()), \
@@ -127,6 +135,9 @@ struct ProgramRun {
 [[nodiscard]] Result<ProgramRun> run_program(const std::vector<std::string>& argv,
                                              std::chrono::milliseconds timeout,
                                              std::vector<std::string> env = {});
+
+// Checks a pgbench run's report: status 0, every transaction processed, none failed.
+void expect_clean_run(const Result<ProgramRun>& run, int expected_transactions);
 
 // ---- processes --------------------------------------------------------------------------------
 

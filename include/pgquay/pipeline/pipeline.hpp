@@ -6,7 +6,9 @@
 //                (so a connection is returned only when it is idle) and FATAL/PANIC errors
 //   session      the full path: also tracks the parameters the server reports, so the pooled
 //                connection's state is known when it is handed to the next client
-//   transaction  (later) releases the server connection at every ReadyForQuery 'I'
+//   transaction  releases the server connection at every ReadyForQuery 'I' between requests,
+//                renames protocol-level prepared statements (prepared_statements.hpp) and keeps
+//                each client's settings on whichever connection it gets (parameter_sync.hpp)
 #pragma once
 
 #include <memory>
@@ -25,6 +27,7 @@ enum class EndReason {
   server_closed,      // the server closed or failed
   server_fatal,       // the server sent FATAL or PANIC (already forwarded to the client)
   protocol_error,     // the byte stream could not be framed (client or server)
+  transaction_idle,   // transaction pipeline: the server is idle and may serve another client
 };
 const char* end_reason_name(EndReason reason);
 

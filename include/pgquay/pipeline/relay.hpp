@@ -6,16 +6,32 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "pgquay/ev/stream.hpp"
 #include "pgquay/pipeline/pipeline.hpp"
+#include "pgquay/pipeline/prepared_statements.hpp"
 #include "pgquay/proto/scanner.hpp"
 
 namespace pgquay::pipeline {
 
+// The transaction pipeline's part: the relay ends (EndReason::transaction_idle) as soon as the
+// server is idle and between requests, and protocol-level prepared statements are renamed
+// (statements may be null: they then pass unchanged).
+struct TransactionRelay {
+  PreparedStatements* statements = nullptr;
+  ServerStatements* server_statements = nullptr;
+};
+
+// True when `sql` begins with the keyword LISTEN (after blanks and comments): the transaction
+// pipeline refuses it.
+bool is_listen(std::string_view sql);
+
 class Relay {
  public:
-  Relay(Pipeline& pipeline, ev::Stream& client, ev::Stream& server, RelayOwner& owner);
+  Relay(Pipeline& pipeline, ev::Stream& client, ev::Stream& server, RelayOwner& owner,
+        std::optional<TransactionRelay> transaction = std::nullopt);
   ~Relay();
 
   // Starts relaying; bytes already waiting in either stream's input are processed.
@@ -36,12 +52,18 @@ class Relay {
   class ClientVisitor;
   class ServerVisitor;
   void finish(EndReason reason, std::string detail = {});
+  [[nodiscard]] PreparedStatements* statements() const {
+    return transaction_ ? transaction_->statements : nullptr;
+  }
   void apply_backpressure();
 
   Pipeline& pipeline_;
   ev::Stream& client_;
   ev::Stream& server_;
   RelayOwner& owner_;
+  std::optional<TransactionRelay> transaction_;
+  std::string rewritten_;   // scratch for rewritten client messages
+  bool idle_seen_ = false;  // transaction pipeline: a ReadyForQuery 'I' arrived
   proto::MessageScanner client_scanner_;
   proto::MessageScanner server_scanner_;
   std::unique_ptr<ClientVisitor> client_visitor_;

@@ -12,6 +12,7 @@
 #include <span>
 
 #include "pgquay/common/result.hpp"
+#include "pgquay/pool/known_statements.hpp"
 #include "pgquay/pool/slot.hpp"
 
 namespace pgquay::pool {
@@ -43,6 +44,7 @@ struct SharedState {
   int32_t server_count = 0;
   ServerEntry servers[kMaxServers];
   Statistics stats;
+  KnownStatements known_statements;
   Slot slots[1];  // really max_connections of them (the segment is sized for that)
 
   [[nodiscard]] std::span<Slot> all_slots() {

@@ -34,8 +34,28 @@ enum class SlotState : uint8_t {
 
 const char* slot_state_name(SlotState state);
 
-inline constexpr size_t kNameLength = 64;        // PostgreSQL's NAMEDATALEN
-inline constexpr size_t kParamsCapacity = 3072;  // ParameterStatus messages of one connection
+inline constexpr size_t kNameLength = 64;         // PostgreSQL's NAMEDATALEN
+inline constexpr size_t kParamsCapacity = 3072;   // ParameterStatus messages of one connection
+inline constexpr size_t kAppliedCapacity = 1024;  // settings pgquay applied (transaction pipeline)
+// Room for max_prepared_statements plus a margin: a statement whose eviction PostgreSQL skipped
+// (an error earlier in the same batch) is recorded again without another eviction.
+inline constexpr size_t kPreparedCapacity = 256;
+inline constexpr size_t kPreparedMargin = 16;
+
+// The protocol-level prepared statements that exist on one server connection (transaction
+// pipeline). pgquay names them after a digest of their text and parameter types, so whichever
+// worker holds the connection next can tell whether a client's statement must be prepared again.
+struct PreparedStatementCache {
+  struct Entry {
+    uint64_t digest[2];
+    uint64_t last_used;  // from `clock`: the least recently used entry is evicted first
+  };
+  uint32_t count = 0;
+  uint64_t clock = 0;
+  // pgquay lost track of what the connection holds: it must be closed, not pooled again.
+  bool unknown = false;
+  Entry entries[kPreparedCapacity];
+};
 
 struct Slot {
   std::atomic<SlotState> state{SlotState::not_init};
@@ -57,10 +77,17 @@ struct Slot {
   // last release, so a later client can be told what this connection looks like.
   uint32_t params_length = 0;
   char params[kParamsCapacity]{};
+  // Transaction pipeline: settings that PostgreSQL does not report (search_path on PostgreSQL 15,
+  // statement_timeout, ...) which pgquay applied for the last client, as name NUL value NUL pairs,
+  // so the next client's differences can be applied and the rest reset.
+  uint32_t applied_length = 0;
+  char applied[kAppliedCapacity]{};
+  PreparedStatementCache prepared;
 
   [[nodiscard]] std::string_view user_name() const { return user; }
   [[nodiscard]] std::string_view database_name() const { return database; }
   [[nodiscard]] std::string_view parameter_bytes() const { return {params, params_length}; }
+  [[nodiscard]] std::string_view applied_bytes() const { return {applied, applied_length}; }
 };
 
 // Moves `slot` from `from` to `to` if it is in `from`; false when another process won the race.

@@ -195,3 +195,21 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace pgquay::pipeline
+
+namespace pgquay::pipeline {
+namespace {
+
+TEST(IsListen, FindsTheKeywordAfterBlanksAndComments) {
+  EXPECT_TRUE(is_listen("LISTEN chan"));
+  EXPECT_TRUE(is_listen("  listen chan;"));
+  EXPECT_TRUE(is_listen("-- note\n /* block */ Listen\"chan\""));
+  EXPECT_TRUE(is_listen("listen"));
+  EXPECT_FALSE(is_listen("listener"));
+  EXPECT_FALSE(is_listen("UNLISTEN *"));
+  EXPECT_FALSE(is_listen("select 'listen'"));
+  EXPECT_FALSE(is_listen("/* unterminated listen"));
+  EXPECT_FALSE(is_listen(""));
+}
+
+}  // namespace
+}  // namespace pgquay::pipeline

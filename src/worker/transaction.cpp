@@ -1,0 +1,154 @@
+// The transaction pipeline's cycle: the client holds a server connection only from the first
+// message of a transaction until PostgreSQL reports it idle again between requests.
+#include <cstring>
+
+#include "pgquay/common/log.hpp"
+#include "pgquay/proto/error_fields.hpp"
+#include "pgquay/proto/framing.hpp"
+#include "session.hpp"
+
+namespace pgquay::worker {
+
+void Session::enter_idle() {
+  phase_ = Phase::idle;
+  server_.reset();
+  server_statements_.reset();
+  slot_ = -1;
+  slot_established_ = false;
+  released_ = false;
+  server_clean_ = false;
+  server_unpoolable_ = false;
+  if (!client_) return maybe_finish();
+  client_->resume_reading();
+  if (!client_->input().empty()) on_idle_client_data();
+}
+
+bool Session::prepare_without_server() {
+  if (context_.config.main.max_prepared_statements == 0) return false;
+  auto& in = client_->input();
+  std::string_view rest = in.view();
+  std::vector<std::string_view> parses;
+  size_t batch = 0;
+  for (;;) {
+    auto next = proto::next_message(rest);
+    if (!next || !*next) return false;  // incomplete or malformed: the server path decides
+    const proto::MessageView& m = **next;
+    batch += m.size;
+    rest.remove_prefix(m.size);
+    if (m.type == 'S' && !parses.empty()) break;
+    if (m.type != 'P') return false;
+    parses.push_back(m.body);
+  }
+  // Checked all before any is remembered: the batch is answered here whole or not at all.
+  for (auto body : parses) {
+    if (!statements_.is_known(body)) {
+      PGQ_DEBUG("%s: statement not known yet; preparing it on a server connection",
+                describe().c_str());
+      return false;
+    }
+  }
+  for (auto body : parses) statements_.prepare_without_server(body);
+  std::string out;
+  for (size_t i = 0; i < parses.size(); ++i) out.append("1\0\0\0\4", 5);
+  proto::build_ready_for_query(out, proto::TxStatus::idle);
+  client_->write(out);
+  in.consume(batch);
+  return true;
+}
+
+void Session::on_idle_client_data() {
+  while (!client_->input().empty() && prepare_without_server()) {
+  }
+  auto& in = client_->input();
+  if (in.empty()) return;
+  auto next = proto::next_message(in.view());
+  if (!next) {
+    saw_error_ = true;
+    return client_error("08P01", "invalid frontend message framing", next.error().message);
+  }
+  if (*next && (**next).type == 'X') {
+    // Terminate needs no server connection.
+    log_disconnection(pipeline::end_reason_name(pipeline::EndReason::client_terminated));
+    client_.reset();
+    return maybe_finish();
+  }
+  // The bytes wait in the client's buffer until a connection is there; reading stops so a client
+  // streaming a large COPY does not fill memory meanwhile.
+  client_->pause_reading();
+  request_connection();
+}
+
+void Session::attach_pooled(int slot, Fd server) {
+  slot_ = slot;
+  slot_established_ = true;
+  pool::Slot& s = this->slot();
+  backend_key_ = proto::BackendKey{s.backend_pid, s.backend_secret};
+  parameters_.clear();
+  std::string_view params = s.parameter_bytes();
+  while (auto m = proto::next_message(params)) {
+    if (!*m) break;
+    remember_parameter((*m)->body);
+    params.remove_prefix((*m)->size);
+  }
+  parameters_changed_ = false;
+  server_ = std::make_unique<ev::Stream>(loop_, std::move(server), *this);
+  begin_sync();
+}
+
+void Session::begin_sync() {
+  phase_ = Phase::sync;
+  auth_timer_->stop();  // a connection created for this transaction has logged in
+  auto plan = pipeline::plan_parameter_sync(client_view_, parameters_, client_params_,
+                                            pipeline::decode_applied(slot().applied_bytes()));
+  if (plan.sql.empty()) {
+    applied_ = std::move(plan.applied);
+    return start_transaction_relay();
+  }
+  send_parameter_sync(plan);
+}
+
+void Session::start_transaction_relay() {
+  phase_ = Phase::relay;
+  pool::Slot& s = slot();
+  s.client_key_pid.store(client_key_.pid);
+  s.client_key_secret.store(client_key_.secret);
+  s.last_used_ms = pool::now_ms();
+  if (!pipeline_) pipeline_ = pipeline::make_pipeline(config::Pipeline::transaction);
+  pipeline::TransactionRelay transaction;
+  int limit = context_.config.main.max_prepared_statements;
+  if (limit > 0) {
+    server_statements_.emplace(s.prepared, static_cast<size_t>(limit));
+    statements_.attach();
+    transaction.statements = &statements_;
+    transaction.server_statements = &*server_statements_;
+  }
+  relay_ = std::make_unique<pipeline::Relay>(*pipeline_, *client_, *server_, *this, transaction);
+  client_->resume_reading();
+  relay_->start();
+}
+
+void Session::detach_server() {
+  phase_ = Phase::detach;
+  if (!server_ || server_->closed()) return finish_detach(false);
+  server_->quiesce();  // on_stream_quiet -> finish_detach
+}
+
+void Session::finish_detach(bool clean) {
+  pool::Slot& s = slot();
+  clean = clean && server_ && server_->input().empty() && !server_unpoolable_ &&
+          !s.prepared.unknown && slot_established_;
+  if (clean && parameters_changed_) save_parameters_to_slot();
+  pool::ControlMessage message{};
+  message.type = pool::ControlType::release;
+  message.slot = slot_;
+  message.clean = clean ? 1 : 0;
+  if (clean) ++s.sessions;
+  send_control(message);
+  if (!clean) {
+    PGQ_DEBUG("%s: server connection in slot %d closed after the transaction", describe().c_str(),
+              slot_);
+  }
+  enter_idle();
+}
+
+}  // namespace pgquay::worker
