@@ -138,15 +138,18 @@ Result<Parsed> parse_options(int argc, char** argv) {
             std::string("option ") +
             (optopt != 0 ? std::string("-") + char(optopt) : std::string(argv[optind - 1])) +
             " needs a value");
-      case '?':
-        if (optopt == 0 && std::string_view(argv[optind - 1]) != "--help" &&
-            std::string_view(argv[optind - 1]) != "-?") {
-          return fail(std::string("unknown option ") + argv[optind - 1]);
-        }
+      case '?': {
+        // '?' is both our help option and getopt's answer to an unknown option: optopt holds
+        // the unknown short option, or 0 for an unknown long one (then argv names it).
+        std::string_view arg = argv[optind - 1];
         if (optopt != 0 && optopt != '?') {
           return fail(std::string("unknown option -") + char(optopt));
         }
+        if (optopt == 0 && arg != "--help" && arg != "-?") {
+          return fail("unknown option " + std::string(arg));
+        }
         return ShowHelp{};
+      }
       default:
         return fail("cannot parse the command line");
     }
