@@ -11,8 +11,9 @@
 namespace pgquay::admin {
 
 struct Report {
-  nlohmann::ordered_json fields = nlohmann::ordered_json::object();  // JSON members besides command and status
-  std::vector<std::string> lines;                    // the text output
+  // JSON members besides "command" and "status", in output order.
+  nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+  std::vector<std::string> lines;  // the text output
 };
 
 // Runs options.command. The master key comes from ~/.pgquay/master.key, else
