@@ -19,13 +19,14 @@ class EchoOff {
       termios quiet = saved_;
       quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
       quiet.c_lflag |= ECHONL;
+      // TCSAFLUSH drops anything typed ahead, which the terminal may already have echoed.
       active_ = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
     }
   }
   EchoOff(const EchoOff&) = delete;
   EchoOff& operator=(const EchoOff&) = delete;
   ~EchoOff() {
-    if (active_) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
+    if (active_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
   }
 
  private:
@@ -40,9 +41,10 @@ bool can_prompt() {
 }
 
 Result<std::string> read_secret(const std::string& prompt) {
+  // Echo goes off before the prompt appears, so nothing typed in answer to it is ever shown.
+  EchoOff quiet;
   std::fputs(prompt.c_str(), stderr);
   std::fflush(stderr);
-  EchoOff quiet;
   std::string line;
   char c;
   for (;;) {

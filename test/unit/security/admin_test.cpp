@@ -2,6 +2,8 @@
 // its exit status and the files it leaves, reading them back through the security library.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -271,6 +273,68 @@ TEST_F(AdminTest, LooseMasterKeyAndUsersFileRefused) {
   expect_one_error_line(admin({"-f", file, "user", "ls"}), file + " has mode 0644");
   ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
   EXPECT_EQ(admin({"-f", file, "user", "ls"}).status, 0);
+}
+
+// On a terminal the password is asked twice without echo.
+TEST_F(AdminTest, PromptsOnATerminalWithoutEcho) {
+  int probe = ::posix_openpt(O_RDWR | O_NOCTTY);
+  if (probe < 0) GTEST_SKIP() << "no pseudo-terminals here";
+  ::close(probe);
+  ASSERT_EQ(admin({"master-key"}).status, 0);
+  const std::string file = home_ + "/users.conf";
+  auto typed = [&](const std::string& user, const std::string& first, const std::string& second,
+                   std::string* screen) {
+    std::string home_env = "HOME=" + home_;
+    std::vector<std::string> argv_text = {bin_, "-f", file, "-U", user, "user", "add"};
+    std::vector<char*> argv;
+    for (auto& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int master = -1;
+    pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+    if (pid == 0) {
+      ::unsetenv("PGQUAY_PASSWORD");
+      ::putenv(home_env.data());
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    EXPECT_GT(pid, 0);
+    // Answer each prompt when it appears; collect everything the terminal shows.
+    std::string answers[] = {first + "\n", second + "\n"};
+    int answered = 0;
+    for (;;) {
+      pollfd pfd{master, POLLIN, 0};
+      if (::poll(&pfd, 1, 10000) <= 0) break;
+      char buf[512];
+      ssize_t n = ::read(master, buf, sizeof(buf));
+      if (n <= 0) break;  // EIO once the child has exited
+      screen->append(buf, static_cast<std::size_t>(n));
+      std::size_t prompts = 0;
+      for (std::size_t at = 0; (at = screen->find(": ", at)) != std::string::npos; at += 2) {
+        ++prompts;
+      }
+      if (answered < 2 && prompts > static_cast<std::size_t>(answered)) {
+        EXPECT_EQ(::write(master, answers[answered].data(), answers[answered].size()),
+                  static_cast<ssize_t>(answers[answered].size()));
+        ++answered;
+      }
+    }
+    ::close(master);
+    int wstatus = 0;
+    EXPECT_EQ(::waitpid(pid, &wstatus, 0), pid);
+    return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+  };
+
+  std::string screen;
+  EXPECT_EQ(typed("typist", "typed secret", "typed secret", &screen), 0) << screen;
+  EXPECT_TRUE(contains(screen, "Password for typist: ")) << screen;
+  EXPECT_TRUE(contains(screen, "Again: ")) << screen;
+  EXPECT_FALSE(contains(screen, "typed secret")) << "echoed: " << screen;
+  EXPECT_EQ(passwords(file)["typist"], "typed secret");
+
+  std::string mismatch;
+  EXPECT_EQ(typed("sloppy", "one thing", "another", &mismatch), 1) << mismatch;
+  EXPECT_TRUE(contains(mismatch, "the two entries differ")) << mismatch;
+  EXPECT_EQ(passwords(file).count("sloppy"), 0u);
 }
 
 TEST_F(AdminTest, PgagroalHomeAndUsersFile) {
