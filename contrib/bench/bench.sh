@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): pgbench directly against PostgreSQL, through pgbouncer (session mode)
-# and through pgquay (session pipeline) with its io_uring and its epoll event loop.
+# Benchmark (not a test): pgbench directly against PostgreSQL, through pgbouncer and through
+# pgquay with its io_uring and its epoll event loop.
 #
-#   contrib/bench/bench.sh [--duration SECONDS] [--rounds N] [--quick] [--scale N] [--output FILE]
+#   contrib/bench/bench.sh [--mode session|transaction] [--duration SECONDS] [--rounds N] [--quick]
+#                          [--scale N] [--output FILE]
 #
+#   --mode      session (default): pgquay pipeline = session, pgbouncer pool_mode = session, pools
+#               of 110 connections; transaction: pipeline = transaction and pool_mode =
+#               transaction over 20 server connections, 100 and 500 clients
 #   --duration  length of each pgbench run (default 10, with --quick 3)
 #   --rounds    how often the whole matrix runs; every cell reports the median (default 1)
 #   --quick     3-second runs and fewer cells, for a smoke check of the numbers
 #   --scale     pgbench scale factor (default 10)
 #   --output    also write the markdown report to FILE
 #
-# Workloads: select-only (-S) with the simple and the prepared protocol at 1/8/32/100 clients,
-# TPC-B at 8/32 clients, select-only with a new connection per transaction (-C) at 8/32 clients.
+# Workloads (session): select-only (-S) with the simple and the prepared protocol at 1/8/32/100
+# clients, TPC-B at 8/32 clients, select-only with a new connection per transaction (-C) at 8/32.
+# Workloads (transaction): select-only and TPC-B, simple and prepared, at 100 and 500 clients.
 # Targets run interleaved (each cell runs every target before the next cell starts, in an order
 # that rotates), so drift on a shared machine hits all of them alike. pgquay's and pgbouncer's
-# memory is the sum of PSS over their processes, sampled halfway through the 100-client runs.
+# memory is the sum of PSS over their processes, sampled halfway through the runs with 100 or
+# more clients.
 #
 # Prints progress on stderr and a markdown report (for doc/PERFORMANCE.md) on stdout. Everything
 # listens on 127.0.0.1 and is removed at the end; as root the servers run as `postgres`.
@@ -25,11 +31,12 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
-# Server connections per pooler: the largest client count plus some slack, the same for both.
-readonly POOL_SIZE=110
-# Direct clients, plus every pooler's full pool held at once, plus superuser slots.
-readonly PG_MAX_CONNECTIONS=$((100 + 3 * POOL_SIZE + 20))
 readonly TARGETS=(direct pgbouncer io_uring epoll)
+# Set from --mode in main: session or transaction; the server connections per pooler (session:
+# the largest client count plus some slack; transaction: far fewer than the clients).
+MODE=session
+POOL_SIZE=110
+MAX_CLIENTS=100
 
 WORK_DIR=""
 BOUNCER_PID=""
@@ -62,7 +69,17 @@ cleanup() {
 
 # Cells: "workload label|pgbench options|clients".
 cells() {
-  local quick="$1" c
+  local quick="$1" c w
+  if [[ "$MODE" == transaction ]]; then
+    for c in 100 500; do
+      for w in "select-only, simple|-S -M simple" "select-only, prepared|-S -M prepared" \
+        "TPC-B, simple|-M simple" "TPC-B, prepared|-M prepared"; do
+        ((quick == 0)) || [[ "$w" != *prepared* || "$w" == select* ]] || continue
+        printf '%s|%s\n' "$w" "$c"
+      done
+    done
+    return
+  fi
   if ((quick)); then
     printf '%s\n' "select-only, simple|-S -M simple|8" "select-only, simple|-S -M simple|32" \
       "select-only, simple|-S -M simple|100" "select-only, prepared|-S -M prepared|32" \
@@ -109,7 +126,7 @@ run_cell() {
     -j "$threads" -T "$duration" -h 127.0.0.1 -p "${PORT[$target]}" -U postgres bench \
     >"$out" 2>&1 &
   PGBENCH_PID=$!
-  if ((clients == 100)) && [[ -n "${SESSION[$target]:-}" ]]; then
+  if ((clients >= 100)) && [[ -n "${SESSION[$target]:-}" ]]; then
     sleep $(((duration + 1) / 2))
     printf '%s\t%s\t%s\t%s\n' "$cell" "$target" "$round" \
       "$(session_memory "${SESSION[$target]}" | tr ' ' '\t')" >>"$WORK_DIR/memory.tsv"
@@ -144,7 +161,7 @@ listen_port = $port
 unix_socket_dir = $WORK_DIR/pgbouncer
 auth_type = trust
 auth_file = $WORK_DIR/pgbouncer_users.txt
-pool_mode = session
+pool_mode = $MODE
 default_pool_size = $POOL_SIZE
 max_client_conn = 1000
 server_reset_query = DISCARD ALL
@@ -165,7 +182,7 @@ EOF
 start_pgquay() {
   local backend="$1" pid_var="$2" binary="$3" port
   port="$(free_port 0)"
-  write_pgquay_conf "pgquay-$backend" "$port" "pipeline = session" "ev_backend = $backend" \
+  write_pgquay_conf "pgquay-$backend" "$port" "pipeline = $MODE" "ev_backend = $backend" \
     "max_connections = $POOL_SIZE" "log_level = warn" || return 1
   pgquay_start "pgquay-$backend" "$port" "$binary" || return 1
   printf -v "$pid_var" '%s' "$STARTED_PID"
@@ -215,7 +232,7 @@ report() {
   printf -- '- %s s per run, %s round(s) (median shown), pgbench scale %s, TCP on 127.0.0.1, ' \
     "$duration" "$rounds" "$scale"
   printf 'pgbench -j 2 (-j 1 for one client); pools of %s server connections; ' "$POOL_SIZE"
-  printf 'pgquay: pipeline = session; pgbouncer: pool_mode = session\n'
+  printf 'pgquay: pipeline = %s; pgbouncer: pool_mode = %s\n' "$MODE" "$MODE"
   echo
   python3 - "$WORK_DIR/results.tsv" "$WORK_DIR/memory.tsv" "$WORK_DIR/cells.tsv" <<'EOF'
 import os, statistics, sys
@@ -276,11 +293,12 @@ memory = read_rows(memory_path)
 if memory:
     labels = {cell: f"{label}, {clients} clients" for cell, label, _o, clients in cells}
     grouped = {}
+    clients_of = {cell: int(clients) for cell, _label, _o, clients in cells}
     for cell, target, _round, kib, count in memory:
         grouped.setdefault((cell, target), []).append((int(kib), int(count)))
     print()
-    print("Memory during the 100-client runs (sum of PSS over all processes of the pooler, "
-          "from /proc/<pid>/smaps_rollup; median over rounds):")
+    print("Memory during the runs with 100 or more clients (sum of PSS over all processes of the "
+          "pooler, from /proc/<pid>/smaps_rollup; median over rounds):")
     print()
     print("| Workload | Pooler | Processes | PSS total | PSS per client |")
     print("|---|---|--:|--:|--:|")
@@ -290,7 +308,7 @@ if memory:
         kib = statistics.median(s[0] for s in samples)
         count = statistics.median(s[1] for s in samples)
         print(f"| {labels.get(cell, cell)} | {names[target]} | {count:.0f} | "
-              f"{kib / 1024:.1f} MiB | {kib / 100:.0f} KiB |")
+              f"{kib / 1024:.1f} MiB | {kib / clients_of.get(cell, 100):.0f} KiB |")
 EOF
 }
 
@@ -303,6 +321,7 @@ main() {
       --scale | -s) scale="${2:?--scale needs a number}"; shift ;;
       --output | -o) output="${2:?--output needs a file name}"; shift ;;
       --quick) quick=1 ;;
+      --mode | -m) MODE="${2:?--mode needs session or transaction}"; shift ;;
       -h | --help) usage; return 0 ;;
       *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -315,6 +334,13 @@ main() {
   [[ "$duration" =~ ^[1-9][0-9]{0,3}$ ]] || die "--duration: 1 to 9999 seconds"
   [[ "$rounds" =~ ^[1-9][0-9]?$ ]] || die "--rounds: 1 to 99"
   [[ "$scale" =~ ^[1-9][0-9]{0,3}$ ]] || die "--scale: 1 to 9999"
+  case "$MODE" in
+    session) ;;
+    transaction) POOL_SIZE=20 MAX_CLIENTS=500 ;;
+    *) die "--mode: session or transaction" ;;
+  esac
+  # Direct clients, plus every pooler's full pool held at once, plus superuser slots.
+  local pg_max_connections=$((MAX_CLIENTS + 3 * POOL_SIZE + 20))
   exec </dev/null
 
   ensure_packages "${BASE_PACKAGES[@]}" pgbouncer >&2 || die "missing Debian packages"
@@ -329,8 +355,8 @@ main() {
   binary="$(install_binary "$built")" || die "cannot copy $built to $WORK_DIR"
   machine_description "$built" >"$WORK_DIR/machine.md"
 
-  log "starting PostgreSQL 15 (max_connections = $PG_MAX_CONNECTIONS)"
-  pg_start "$PG_MAX_CONNECTIONS" "shared_buffers = 256MB" || die "PostgreSQL did not start"
+  log "starting PostgreSQL 15 (max_connections = $pg_max_connections)"
+  pg_start "$pg_max_connections" "shared_buffers = 256MB" || die "PostgreSQL did not start"
   PORT[direct]="$PG_PORT"
   "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
     -c 'create database bench' || die "create database failed"
