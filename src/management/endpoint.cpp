@@ -37,11 +37,21 @@ class Endpoint::Connection final : public ev::StreamEvents {
     input.clear();
     replied_ = true;
     then_ = std::move(reply->then);
-    stream_.write(reply->bytes);
+    // Most replies fit in the socket buffer: send them at once (MSG_DONTWAIT: never blocks,
+    // whatever mode the backend put the socket in), so a peer that half-closes right after its
+    // request still gets the whole reply. ev::Stream takes whatever the kernel did not.
+    std::string_view bytes = reply->bytes;
+    ssize_t sent = ::send(stream.fd(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent > 0) bytes.remove_prefix(static_cast<size_t>(sent));
+    if (bytes.empty()) {
+      on_stream_drained(stream);
+      return;
+    }
+    stream_.write(bytes);
   }
 
   void on_stream_drained(ev::Stream& stream) override {
-    if (!replied_ || half_closed_) return;
+    if (!replied_ || half_closed_ || stream.output_pending() > 0) return;
     half_closed_ = true;
     // The reply is complete: say so with a FIN, then wait for the peer to close (or the timer).
     ::shutdown(stream.fd(), SHUT_WR);

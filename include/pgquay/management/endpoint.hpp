@@ -6,7 +6,8 @@
 // connection still open after `timeout` is closed, whatever it was doing), and the number of
 // connections is bounded (beyond max_connections a new one is closed at once). After the reply
 // has reached the kernel the endpoint half-closes the socket and waits for the peer to close, so
-// the reply is never cut off by a reset.
+// the reply is never cut off by a reset. A peer may half-close right after its request; it then
+// gets every reply that fits in the socket buffer (a larger one may be cut short).
 //
 // Must be created and destroyed in the process that owns `loop`. Destroying an Endpoint inherited
 // by a forked child only closes that child's descriptors.
