@@ -5,6 +5,7 @@
 #include "pgquay/build_config.hpp"
 #include "pgquay/common/log.hpp"
 #include "pgquay/config/config.hpp"
+#include "pgquay/config/databases.hpp"
 #include "pgquay/management/http.hpp"
 #include "pgquay/net/socket.hpp"
 #include "pgquay/server/server.hpp"
@@ -26,9 +27,13 @@ management::Reply error_reply(std::string_view message) {
   return management::Reply{management::encode_frame(management::error_response(message)), {}};
 }
 
-std::string database_arg(const management::Request& request) {
+// The database a command names: "*" (all) when absent; an alias from pgquay_databases.conf
+// stands for its database, as it does for clients.
+std::string database_arg(const management::Request& request,
+                         const std::vector<config::DatabaseLimit>& limits) {
   auto database = request.arg("database");
-  return database && !database->empty() ? *database : std::string("*");
+  if (!database || database->empty() || *database == "*") return "*";
+  return config::resolve_alias(limits, *database);
 }
 
 }  // namespace
@@ -114,7 +119,7 @@ Result<Json> Server::run_command(const management::Request& request, std::functi
     } else {
       return fail("flush: unknown mode \"" + mode + "\" (idle, gracefully or all)");
     }
-    std::string database = database_arg(request);
+    std::string database = database_arg(request, context_.databases.limits);
     auto outcome = pool_->flush(flush_mode, database);
     PGQ_INFO(
         "management: flush %s %s: %d idle connection(s) closed, %d marked, %d session(s) "
@@ -127,7 +132,7 @@ Result<Json> Server::run_command(const management::Request& request, std::functi
                 {"sessions_ended", outcome.sessions_ended}};
   }
   if (command == "enable" || command == "disable") {
-    std::string database = database_arg(request);
+    std::string database = database_arg(request, context_.databases.limits);
     if (command == "enable") {
       pool_->enable(database);
     } else {

@@ -131,11 +131,20 @@ class ManagementTest : public PoolerTest {
  protected:
   // Starts pgquay with the metrics endpoint on a free port.
   [[nodiscard]] Result<void> start(PoolerSettings settings = {}) {
-    auto port = free_port();
-    if (!port) return Unexpected(port.error());
-    metrics_port_ = *port;
-    settings.extra_conf += "metrics = " + std::to_string(metrics_port_) + "\n";
-    return start_pgquay(std::move(settings));
+    // free_port() can race with another process taking the port before pgquay binds it.
+    Error last;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto port = free_port();
+      if (!port) return Unexpected(port.error());
+      metrics_port_ = *port;
+      PoolerSettings with_metrics = settings;
+      with_metrics.extra_conf += "metrics = " + std::to_string(metrics_port_) + "\n";
+      auto started = start_pgquay(std::move(with_metrics));
+      if (started) return {};
+      last = started.error();
+      if (last.message.find("in use") == std::string::npos) break;
+    }
+    return Unexpected(last);
   }
 
   std::string config_path() const { return pgquay().dir() + "/pgquay.conf"; }
@@ -199,7 +208,7 @@ const std::string kPoolKey = "{database=\"pgquay_test\",user=\"trust_user\"";
 // ---- every command ----------------------------------------------------------------------------
 
 TEST_P(ManagementTest, EveryCommandAnswersInTextAndJson) {
-  ASSERT_TRUE(start()) << "pgquay did not start";
+  if (auto started = start(); !started) FAIL() << started.error().message;
   const std::vector<std::vector<std::string>> commands = {
       {"ping"},
       {"status"},
@@ -264,7 +273,7 @@ TEST_P(ManagementTest, EveryCommandAnswersInTextAndJson) {
 }
 
 TEST_P(ManagementTest, ErrorsAndUnreachablePgquayHaveTheirExitStatus) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto unknown_key = cli({"conf", "get", "no_such_key"});
   ASSERT_TRUE(unknown_key);
   EXPECT_TRUE(WIFEXITED(unknown_key->status) && WEXITSTATUS(unknown_key->status) == 1)
@@ -293,7 +302,7 @@ TEST_P(ManagementTest, ErrorsAndUnreachablePgquayHaveTheirExitStatus) {
 // ---- status -----------------------------------------------------------------------------------
 
 TEST_P(ManagementTest, StatusFollowsAClient) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto before = cli_json({"status"});
   ASSERT_TRUE(before) << before.error().message;
   EXPECT_EQ((*before)["connections"]["active"], 0);
@@ -338,7 +347,7 @@ TEST_P(ManagementTest, StatusFollowsAClient) {
 // ---- flush ------------------------------------------------------------------------------------
 
 TEST_P(ManagementTest, FlushIdleClosesPooledConnections) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   for (int i = 0; i < 2; ++i) {
     auto client = connect_pooled(kUser);
     ASSERT_TRUE(client) << describe(client.error());
@@ -359,7 +368,7 @@ TEST_P(ManagementTest, FlushIdleClosesPooledConnections) {
 }
 
 TEST_P(ManagementTest, FlushGracefullyClosesAConnectionWhenItIsReleased) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto client = connect_pooled(kUser);
   ASSERT_TRUE(client) << describe(client.error());
   ASSERT_TRUE(exec(client->get(), "select 1"));
@@ -377,7 +386,7 @@ TEST_P(ManagementTest, FlushGracefullyClosesAConnectionWhenItIsReleased) {
 }
 
 TEST_P(ManagementTest, FlushAllEndsActiveSessions) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto client = connect_pooled(kUser);
   ASSERT_TRUE(client) << describe(client.error());
   ASSERT_TRUE(exec(client->get(), "begin"));
@@ -392,7 +401,7 @@ TEST_P(ManagementTest, FlushAllEndsActiveSessions) {
 // ---- enable / disable -------------------------------------------------------------------------
 
 TEST_P(ManagementTest, DisabledDatabaseRefusesNewClientsOnly) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto existing = connect_pooled(kUser);
   ASSERT_TRUE(existing) << describe(existing.error());
   ASSERT_TRUE(exec(existing->get(), "select 1"));
@@ -430,10 +439,35 @@ TEST_P(ManagementTest, DisabledDatabaseRefusesNewClientsOnly) {
   EXPECT_TRUE(connect_pooled(kUser));
 }
 
+TEST_P(ManagementTest, AliasesNameTheirDatabaseAndStatusShowsLimits) {
+  PoolerSettings settings;
+  settings.databases = std::string(kDatabase) + "=appdb all 5\n";
+  if (auto started = start(settings); !started) FAIL() << started.error().message;
+  auto client = connect_pooled(kUser, {}, "appdb");
+  ASSERT_TRUE(client) << describe(client.error());
+  auto status = cli_json({"status"});
+  ASSERT_TRUE(status) << status.error().message;
+  ASSERT_EQ((*status)["limits"].size(), 1u) << status->dump();
+  EXPECT_EQ((*status)["limits"][0]["database"], kDatabase);
+  EXPECT_EQ((*status)["limits"][0]["aliases"], Json::array({"appdb"}));
+  EXPECT_EQ((*status)["limits"][0]["max_size"], 5);
+  EXPECT_EQ((*status)["limits"][0]["connections"], 1);
+  auto text = cli({"status"});
+  ASSERT_TRUE(text);
+  EXPECT_NE(text->output.find("CONNECTIONS"), std::string::npos) << text->output;
+
+  ASSERT_TRUE(cli_json({"disable", "appdb"}));
+  auto refused = connect_pooled(kUser);  // the real name is disabled too
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().sqlstate, "55000") << describe(refused.error());
+  ASSERT_TRUE(cli_json({"enable", "appdb"}));
+  EXPECT_TRUE(connect_pooled(kUser));
+}
+
 // ---- reload -----------------------------------------------------------------------------------
 
 TEST_P(ManagementTest, ConfReloadReportsRestartKeysAndRefusesBrokenFiles) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto conf = read_file(config_path());
   ASSERT_TRUE(conf);
   std::string changed = *conf;
@@ -461,7 +495,7 @@ TEST_P(ManagementTest, ConfReloadReportsRestartKeysAndRefusesBrokenFiles) {
 // ---- shutdown ---------------------------------------------------------------------------------
 
 TEST_P(ManagementTest, GracefulShutdownWaitsForATransactionAndRefusesNewClients) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto client = connect_pooled(kUser);
   ASSERT_TRUE(client) << describe(client.error());
   ASSERT_TRUE(exec(client->get(), "begin"));
@@ -492,7 +526,7 @@ TEST_P(ManagementTest, GracefulShutdownWaitsForATransactionAndRefusesNewClients)
 }
 
 TEST_P(ManagementTest, CancelledGracefulShutdownAcceptsClientsAgain) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto client = connect_pooled(kUser);
   ASSERT_TRUE(client) << describe(client.error());
   ASSERT_TRUE(cli_json({"shutdown"}));  // gracefully by default
@@ -510,7 +544,7 @@ TEST_P(ManagementTest, CancelledGracefulShutdownAcceptsClientsAgain) {
 }
 
 TEST_P(ManagementTest, ImmediateShutdownEndsSessions) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto client = connect_pooled(kUser);
   ASSERT_TRUE(client) << describe(client.error());
   ASSERT_TRUE(exec(client->get(), "begin"));
@@ -527,7 +561,7 @@ TEST_P(ManagementTest, ImmediateShutdownEndsSessions) {
 // ---- malformed requests -----------------------------------------------------------------------
 
 TEST_P(ManagementTest, MalformedRequestsGetAnErrorAndPgquayKeepsServing) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   struct Case {
     std::string bytes;
     std::string error;
@@ -565,7 +599,7 @@ TEST_P(ManagementTest, MalformedRequestsGetAnErrorAndPgquayKeepsServing) {
 // ---- metrics ----------------------------------------------------------------------------------
 
 TEST_P(ManagementTest, MetricsAreScrapedAndCountersMove) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto first = scrape();
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_EQ(first->value("pgquay_state"), 1);
@@ -617,7 +651,7 @@ TEST_P(ManagementTest, MetricsAreScrapedAndCountersMove) {
 }
 
 TEST_P(ManagementTest, MetricsEndpointSpeaksHttp) {
-  ASSERT_TRUE(start());
+  if (auto started = start(); !started) FAIL() << started.error().message;
   auto index = http_exchange(metrics_port_, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(index) << index.error().message;
   EXPECT_EQ(http_status(*index), 200);
