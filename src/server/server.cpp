@@ -102,8 +102,9 @@ Result<void> Server::open_listeners() {
 Result<void> Server::start() {
   if (auto ok = check_descriptor_limit(); !ok) return ok;
   if (auto ok = write_pidfile(); !ok) return ok;
-  if (auto ok = open_listeners(); !ok) return ok;
+  // Management first: once clients can connect, pgquay-cli and the metrics endpoint answer too.
   if (auto ok = open_management(); !ok) return ok;
+  if (auto ok = open_listeners(); !ok) return ok;
   started_ms_ = pool::now_ms();
   cache_target_ =
       config::effective_prefork_workers(context_.config.main, std::thread::hardware_concurrency());

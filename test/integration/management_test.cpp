@@ -14,8 +14,10 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness/ports.hpp"
@@ -462,6 +464,51 @@ TEST_P(ManagementTest, AliasesNameTheirDatabaseAndStatusShowsLimits) {
   EXPECT_EQ(refused.error().sqlstate, "55000") << describe(refused.error());
   ASSERT_TRUE(cli_json({"enable", "appdb"}));
   EXPECT_TRUE(connect_pooled(kUser));
+}
+
+TEST_P(ManagementTest, WaitingClientsAreShownAndRefusedWhenTheirDatabaseIsDisabled) {
+  PoolerSettings settings;
+  settings.databases = std::string(kDatabase) + " " + std::string(kUser) + " 1\n";
+  settings.extra_conf = "blocking_timeout = 60\n";
+  if (auto started = start(settings); !started) FAIL() << started.error().message;
+  auto holder = connect_pooled(kUser);
+  ASSERT_TRUE(holder) << describe(holder.error());
+  ASSERT_TRUE(exec(holder->get(), "select 1"));
+
+  // The pool's only connection is taken: a second client waits for it.
+  std::optional<DbResult<PgConnPtr>> waiter;
+  std::thread thread([&] { waiter = connect_pooled(kUser, {}, kDatabase, {}, 30s); });
+  bool waiting = wait_until(
+      [&] {
+        auto status = cli_json({"status", "details"});
+        return status && (*status)["waiting_clients"].size() == 1;
+      },
+      10s);
+  if (waiting) {
+    auto status = cli_json({"status", "details"});
+    ASSERT_TRUE(status);
+    const Json& client = (*status)["waiting_clients"][0];
+    EXPECT_EQ(client["user"], kUser);
+    EXPECT_EQ(client["database"], kDatabase);
+    EXPECT_GT(client["worker_pid"].get<int>(), 0);
+    EXPECT_EQ((*status)["clients"]["waiting"], 1);
+    auto metrics = scrape();
+    ASSERT_TRUE(metrics);
+    EXPECT_EQ(metrics->value("pgquay_pool_clients_waiting" + kPoolKey + "}"), 1);
+    EXPECT_EQ(metrics->value("pgquay_pool_connections_max" + kPoolKey + "}"), 1);
+    EXPECT_EQ(metrics->value("pgquay_clients_waiting"), 1);
+    auto text = cli({"status", "details"});
+    ASSERT_TRUE(text);
+    EXPECT_NE(text->output.find("waiting clients:"), std::string::npos);
+    // Disabling the database refuses the waiting client at once.
+    ASSERT_TRUE(cli_json({"disable", std::string(kDatabase)}));
+  }
+  thread.join();
+  ASSERT_TRUE(waiting) << "the second client never showed as waiting";
+  ASSERT_TRUE(waiter.has_value());
+  ASSERT_FALSE(*waiter) << "the waiting client got a connection";
+  EXPECT_EQ(waiter->error().sqlstate, "55000") << describe(waiter->error());
+  EXPECT_EQ(scalar_or_error(holder->get(), "select 9"), "9");
 }
 
 // ---- reload -----------------------------------------------------------------------------------

@@ -15,6 +15,15 @@ TEST(Prometheus, EscapesLabelValues) {
   EXPECT_EQ(escape_label_value("a\nb"), "a\\nb");
 }
 
+TEST(Prometheus, LabelValuesAreValidUtf8) {
+  EXPECT_EQ(escape_label_value("caf\xC3\xA9 \xF0\x9F\x90\x98"), "caf\xC3\xA9 \xF0\x9F\x90\x98");
+  EXPECT_EQ(escape_label_value("a\xFFz"), "a\xEF\xBF\xBDz");
+  EXPECT_EQ(escape_label_value("\xC3"), "\xEF\xBF\xBD");                  // truncated
+  EXPECT_EQ(escape_label_value("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(escape_label_value("\xED\xA0\x80"),
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
+}
+
 TEST(Prometheus, EscapesHelpButNotQuotes) {
   EXPECT_EQ(escape_help("say \"x\"\\\n"), "say \"x\"\\\\\\n");
 }
