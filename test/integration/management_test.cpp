@@ -1,211 +1,25 @@
 // pgquay-cli and the management socket against a running pgquay and a real PostgreSQL: every
-// command in text and JSON, status that follows clients, flush, enable/disable, graceful and
-// immediate shutdown, malformed requests, and the Prometheus endpoint.
-#include <arpa/inet.h>
+// command in text and JSON, status that follows clients, flush, enable/disable, reload, graceful
+// and immediate shutdown, and malformed requests. The metrics endpoint: management_metrics_test.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "harness/ports.hpp"
 #include "harness/postgres_environment.hpp"
-#include "pooler_support.hpp"
+#include "management_support.hpp"
 
 namespace pgquay::test {
 namespace {
 
 using namespace std::chrono_literals;
-using Json = nlohmann::json;
 
-constexpr std::string_view kUser = "trust_user";
-constexpr std::string_view kDatabase = PostgresServer::kDatabase;
-
-// ---- helpers ----------------------------------------------------------------------------------
-
-// Connects to a stream socket, sends `bytes`, reads until the peer closes (or 10 s).
-Result<std::string> exchange(const sockaddr* address, socklen_t length, std::string_view bytes) {
-  Fd fd(::socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail_errno("socket");
-  if (::connect(fd.get(), address, length) != 0) return fail_errno("connect");
-  timeval tv{10, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  for (size_t sent = 0; sent < bytes.size();) {
-    ssize_t n = ::send(fd.get(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return fail_errno("send");
-    sent += static_cast<size_t>(n);
-  }
-  ::shutdown(fd.get(), SHUT_WR);  // the request is complete (pgquay must still answer)
-  std::string reply;
-  char buf[16 * 1024];
-  for (;;) {
-    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
-    if (n == 0) return reply;
-    if (n < 0) return fail_errno("recv (after " + std::to_string(reply.size()) + " bytes)");
-    reply.append(buf, static_cast<size_t>(n));
-  }
-}
-
-Result<std::string> http_exchange(int port, std::string_view request) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return exchange(reinterpret_cast<sockaddr*>(&addr), sizeof(addr), request);
-}
-
-int http_status(const std::string& response) {
-  if (!response.starts_with("HTTP/1.1 ")) return -1;
-  return std::atoi(response.c_str() + 9);
-}
-
-std::string http_body(const std::string& response) {
-  auto end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
-}
-
-// A scrape: "name{labels}" -> value, and the families announced by TYPE lines.
-struct Scrape {
-  std::map<std::string, double> samples;
-  std::map<std::string, std::string> types;
-  double value(const std::string& key) const {
-    auto it = samples.find(key);
-    return it == samples.end() ? -1 : it->second;
-  }
-};
-
-Scrape parse_exposition(const std::string& text) {
-  Scrape scrape;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("# TYPE ")) {
-      std::istringstream fields(line.substr(7));
-      std::string name, type;
-      fields >> name >> type;
-      scrape.types[name] = type;
-      continue;
-    }
-    if (line.empty() || line[0] == '#') continue;
-    auto space = line.rfind(' ');
-    scrape.samples[line.substr(0, space)] = std::strtod(line.c_str() + space + 1, nullptr);
-  }
-  return scrape;
-}
-
-std::string frame(std::string_view json) {
-  return be32(static_cast<uint32_t>(json.size())) + std::string(json);
-}
-
-// The JSON document of a management reply frame.
-Result<Json> unframe(const std::string& reply) {
-  if (reply.size() < 4) return fail("short reply (" + std::to_string(reply.size()) + " bytes)");
-  uint32_t length = (static_cast<uint32_t>(static_cast<unsigned char>(reply[0])) << 24) |
-                    (static_cast<uint32_t>(static_cast<unsigned char>(reply[1])) << 16) |
-                    (static_cast<uint32_t>(static_cast<unsigned char>(reply[2])) << 8) |
-                    static_cast<uint32_t>(static_cast<unsigned char>(reply[3]));
-  if (reply.size() != 4 + length) return fail("reply length does not match its header");
-  Json document = Json::parse(reply.substr(4), nullptr, false);
-  if (document.is_discarded()) return fail("reply is not JSON: " + reply.substr(4));
-  return document;
-}
-
-std::string backends_of(std::string_view user) {
-  return postgres()
-      .query_scalar("select count(*) from pg_stat_activity where usename = '" + std::string(user) +
-                    "' and pid <> pg_backend_pid()")
-      .value_or("?");
-}
-
-class ManagementTest : public PoolerTest {
- protected:
-  // Starts pgquay with the metrics endpoint on a free port.
-  [[nodiscard]] Result<void> start(PoolerSettings settings = {}) {
-    // free_port() can race with another process taking the port before pgquay binds it.
-    Error last;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      auto port = free_port();
-      if (!port) return Unexpected(port.error());
-      metrics_port_ = *port;
-      PoolerSettings with_metrics = settings;
-      with_metrics.extra_conf += "metrics = " + std::to_string(metrics_port_) + "\n";
-      auto started = start_pgquay(std::move(with_metrics));
-      if (started) return {};
-      last = started.error();
-      if (last.message.find("in use") == std::string::npos) break;
-    }
-    return Unexpected(last);
-  }
-
-  std::string config_path() const { return pgquay().dir() + "/pgquay.conf"; }
-  std::string admin_socket() const {
-    return pgquay().socket_dir() + "/.s.pgquay." + std::to_string(pgquay().port()) + ".admin";
-  }
-
-  // pgquay-cli -c <pgquay.conf> ARGS...
-  Result<ProgramRun> cli(std::vector<std::string> args) const {
-    const char* binary = std::getenv("PGQUAY_CLI_BIN");
-    if (binary == nullptr || *binary == '\0') return fail("PGQUAY_CLI_BIN is not set");
-    std::vector<std::string> argv{binary, "-c", config_path()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_program(argv, 30s);
-  }
-
-  // pgquay-cli -F json ARGS...: the response document, when the command succeeded.
-  Result<Json> cli_json(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"-F", "json"});
-    auto run = cli(args);
-    if (!run) return Unexpected(run.error());
-    if (!run->exited_ok()) return fail("pgquay-cli failed: " + run->describe());
-    Json document = Json::parse(run->output, nullptr, false);
-    if (document.is_discarded()) return fail("pgquay-cli printed no JSON: " + run->output);
-    if (document.value("status", "") != "ok") return fail("not ok: " + run->output);
-    return document["result"];
-  }
-
-  Result<std::string> raw_admin(std::string_view bytes) const {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::string path = admin_socket();
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    return exchange(reinterpret_cast<sockaddr*>(&addr), sizeof(addr), bytes);
-  }
-
-  Result<Scrape> scrape() const {
-    auto response = http_exchange(metrics_port_, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-    if (!response) return Unexpected(response.error());
-    if (http_status(*response) != 200) return fail("HTTP " + response->substr(0, 40));
-    return parse_exposition(http_body(*response));
-  }
-
-  // A pool's connections as `status details` sees them: {active, idle}.
-  std::pair<int, int> pool_use() const {
-    auto status = cli_json({"status", "details"});
-    if (!status) return {-1, -1};
-    for (const auto& pool : (*status)["pools"]) {
-      if (pool["user"] == kUser && pool["database"] == kDatabase)
-        return {pool["active"].get<int>(), pool["idle"].get<int>()};
-    }
-    return {0, 0};
-  }
-
-  int metrics_port_ = 0;
-};
 INSTANTIATE_POOLER_TEST_SUITE(ManagementTest);
-
-const std::string kPoolKey = "{database=\"pgquay_test\",user=\"trust_user\"";
 
 // ---- every command ----------------------------------------------------------------------------
 
@@ -641,87 +455,6 @@ TEST_P(ManagementTest, MalformedRequestsGetAnErrorAndPgquayKeepsServing) {
   auto client = connect_pooled(kUser);
   ASSERT_TRUE(client) << describe(client.error());
   EXPECT_EQ(scalar_or_error(client->get(), "select 8"), "8");
-}
-
-// ---- metrics ----------------------------------------------------------------------------------
-
-TEST_P(ManagementTest, MetricsAreScrapedAndCountersMove) {
-  if (auto started = start(); !started) FAIL() << started.error().message;
-  auto first = scrape();
-  ASSERT_TRUE(first) << first.error().message;
-  EXPECT_EQ(first->value("pgquay_state"), 1);
-  EXPECT_GT(first->value("pgquay_connections_max"), 0);
-  EXPECT_EQ(first->types["pgquay_sessions_total"], "counter");
-  EXPECT_EQ(first->types["pgquay_client_wait_seconds"], "histogram");
-  EXPECT_EQ(first->types["pgquay_pool_connections"], "gauge");
-  // Every sample belongs to an announced family.
-  for (const auto& [key, value] : first->samples) {
-    std::string name = key.substr(0, key.find('{'));
-    bool announced = first->types.contains(name);
-    for (std::string_view suffix : {"_bucket", "_sum", "_count"}) {
-      if (name.ends_with(suffix))
-        announced = announced || first->types.contains(name.substr(0, name.size() - suffix.size()));
-    }
-    EXPECT_TRUE(announced) << key;
-  }
-  const double sessions = first->value("pgquay_sessions_total");
-  const double waits = first->value("pgquay_client_wait_seconds_count");
-
-  auto client = connect_pooled(kUser);
-  ASSERT_TRUE(client) << describe(client.error());
-  ASSERT_TRUE(exec(client->get(), "select 1"));
-  auto during = scrape();
-  ASSERT_TRUE(during);
-  EXPECT_EQ(during->value("pgquay_sessions_total"), sessions + 1);
-  EXPECT_EQ(during->value("pgquay_client_wait_seconds_count"), waits + 1);
-  EXPECT_EQ(during->value("pgquay_pool_connections" + kPoolKey + ",state=\"active\"}"), 1);
-  EXPECT_GE(during->value("pgquay_clients_active"), 1);
-  EXPECT_GE(during->value("pgquay_server_connections{state=\"in-use\"}"), 1);
-
-  client->reset();
-  EXPECT_TRUE(wait_until(
-      [&] {
-        auto after = scrape();
-        return after &&
-               after->value("pgquay_pool_connections" + kPoolKey + ",state=\"idle\"}") == 1 &&
-               after->value("pgquay_session_seconds_count") >= 1;
-      },
-      10s));
-
-  ASSERT_TRUE(cli_json({"clear", "prometheus"}));
-  auto cleared = scrape();
-  ASSERT_TRUE(cleared);
-  EXPECT_EQ(cleared->value("pgquay_sessions_total"), 0);
-  EXPECT_EQ(cleared->value("pgquay_client_wait_seconds_count"), 0);
-  EXPECT_EQ(cleared->value("pgquay_pool_connections" + kPoolKey + ",state=\"idle\"}"), 1)
-      << "clear prometheus must not touch gauges";
-}
-
-TEST_P(ManagementTest, MetricsEndpointSpeaksHttp) {
-  if (auto started = start(); !started) FAIL() << started.error().message;
-  auto index = http_exchange(metrics_port_, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(index) << index.error().message;
-  EXPECT_EQ(http_status(*index), 200);
-  EXPECT_NE(index->find("/metrics"), std::string::npos);
-  auto missing = http_exchange(metrics_port_, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(missing);
-  EXPECT_EQ(http_status(*missing), 404);
-  auto post = http_exchange(metrics_port_, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
-  ASSERT_TRUE(post);
-  EXPECT_EQ(http_status(*post), 405);
-  auto garbage = http_exchange(metrics_port_, "hello\r\n\r\n");
-  ASSERT_TRUE(garbage);
-  EXPECT_EQ(http_status(*garbage), 400);
-  auto huge =
-      http_exchange(metrics_port_, "GET /metrics HTTP/1.1\r\nX: " + std::string(16 * 1024, 'a'));
-  ASSERT_TRUE(huge) << huge.error().message;
-  EXPECT_EQ(http_status(*huge), 431);
-  auto metrics = http_exchange(metrics_port_, "GET /metrics HTTP/1.0\r\n\r\n");
-  ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
-  EXPECT_NE(metrics->find("Connection: close"), std::string::npos);
-  auto client = connect_pooled(kUser);
-  ASSERT_TRUE(client) << describe(client.error());
 }
 
 }  // namespace
