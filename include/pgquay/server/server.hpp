@@ -87,6 +87,7 @@ class Server {
   [[nodiscard]] Result<management::Json> configuration(const std::optional<std::string>& key) const;
   [[nodiscard]] std::optional<management::Reply> on_metrics_input(std::string_view input) const;
   [[nodiscard]] std::string metrics_text() const;
+
   ev::Loop& loop_;
   worker::Context& context_;
   std::unique_ptr<PoolManager> pool_;
@@ -97,8 +98,8 @@ class Server {
   std::vector<std::unique_ptr<ev::Acceptor>> acceptors_;
   std::unique_ptr<ev::SignalWatcher> signals_;
   std::map<pid_t, WorkerEntry> workers_;
-  std::deque<pid_t>
-      idle_workers_;      // the cache: longest idle at the front, handed out from the back
+  // The cache: longest idle at the front, handed out from the back.
+  std::deque<pid_t> idle_workers_;
   int cache_target_ = 0;  // prefork_workers, resolved
   std::unique_ptr<ev::Timer> refill_timer_;
   std::unique_ptr<ev::Timer> trim_timer_;
