@@ -17,8 +17,8 @@ using management::Json;
 namespace {
 
 // A management connection is one request and its reply; pgquay-cli needs milliseconds.
-constexpr management::EndpointLimits kAdminLimits{management::kMaxRequestSize,
-                                                  std::chrono::seconds(10), 16};
+constexpr management::EndpointLimits kAdminLimits{
+    management::kFrameHeaderSize + management::kMaxRequestSize, std::chrono::seconds(10), 16};
 constexpr management::EndpointLimits kMetricsLimits{management::kMaxHttpHeadSize,
                                                     std::chrono::seconds(10), 32};
 constexpr int kManagementBacklog = 16;
