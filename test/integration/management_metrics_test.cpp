@@ -2,6 +2,7 @@
 // announced family, counters move as clients come and go, and the HTTP side answers 404, 405,
 // 400 and 431 where it should.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <string>
 #include <string_view>
@@ -94,6 +95,33 @@ TEST_P(MetricsTest, MetricsEndpointSpeaksHttp) {
   EXPECT_NE(metrics->find("Connection: close"), std::string::npos);
   auto client = connect_pooled(kUser);
   ASSERT_TRUE(client) << describe(client.error());
+}
+
+TEST_P(MetricsTest, WorkerCrashesAreCounted) {
+  if (auto started = start(); !started) FAIL() << started.error().message;
+  auto client = connect_pooled(kUser);
+  ASSERT_TRUE(client) << describe(client.error());
+  ASSERT_TRUE(exec(client->get(), "select 1"));
+  auto worker = worker_serving(pgquay().pid(), pgquay().port(), client->get());
+  ASSERT_TRUE(worker) << worker.error().message;
+  auto before = scrape();
+  ASSERT_TRUE(before) << before.error().message;
+  // (The readiness probe of the test harness was a session too.)
+  const double ended = before->value("pgquay_session_seconds_count");
+  EXPECT_EQ(before->value("pgquay_worker_crashes_total"), 0);
+  ASSERT_EQ(::kill(*worker, SIGKILL), 0);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto metrics = scrape();
+        return metrics && metrics->value("pgquay_worker_crashes_total") == 1 &&
+               metrics->value("pgquay_session_seconds_count") == ended + 1;
+      },
+      10s))
+      << "the killed worker was not counted: "
+      << (scrape()
+              ? std::to_string(scrape()->value("pgquay_worker_crashes_total")) + " crashes, " +
+                    std::to_string(scrape()->value("pgquay_session_seconds_count")) + " sessions"
+              : "no scrape");
 }
 
 }  // namespace

@@ -1,9 +1,14 @@
 // pgquay-cli and the management socket against a running pgquay and a real PostgreSQL: every
 // command in text and JSON, status that follows clients, flush, enable/disable, reload, graceful
 // and immediate shutdown, and malformed requests. The metrics endpoint: management_metrics_test.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -455,6 +460,43 @@ TEST_P(ManagementTest, MalformedRequestsGetAnErrorAndPgquayKeepsServing) {
   auto client = connect_pooled(kUser);
   ASSERT_TRUE(client) << describe(client.error());
   EXPECT_EQ(scalar_or_error(client->get(), "select 8"), "8");
+}
+
+TEST_P(ManagementTest, SlowManagementClientsDoNotBlockThePooler) {
+  if (auto started = start(); !started) FAIL() << started.error().message;
+  // Connections that never finish their request: silent, half a header, half a body, and an
+  // unfinished HTTP request head.
+  auto open_admin = [&](std::string_view bytes) {
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string path = admin_socket();
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return Fd();
+    if (!bytes.empty()) ::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    return fd;
+  };
+  std::vector<Fd> stalled;
+  stalled.push_back(open_admin(""));
+  stalled.push_back(open_admin(be16(0)));
+  stalled.push_back(open_admin(frame(R"({"version":1,"command":"ping"})").substr(0, 12)));
+  for (const Fd& fd : stalled) ASSERT_TRUE(fd.valid());
+  Fd http(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(metrics_port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(http.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::send(http.get(), "GET /metr", 9, MSG_NOSIGNAL);
+
+  // Everything else goes on.
+  auto ping = cli({"ping"});
+  ASSERT_TRUE(ping);
+  EXPECT_TRUE(ping->exited_ok()) << ping->describe();
+  EXPECT_TRUE(scrape()) << "the metrics endpoint is blocked";
+  auto client = connect_pooled(kUser, {}, kDatabase, {}, 10s);
+  ASSERT_TRUE(client) << describe(client.error());
+  EXPECT_EQ(scalar_or_error(client->get(), "select 10"), "10");
 }
 
 }  // namespace
