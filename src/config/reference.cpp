@@ -40,17 +40,21 @@ pgquay -c /etc/pgquay/pgquay.conf -a /etc/pgquay/pgquay_hba.conf -l /etc/pgquay/
 | `-a`, `--hba` | `pgquay_hba.conf` | `/etc/pgquay/pgquay_hba.conf` |
 | `-l`, `--limit` | `pgquay_databases.conf` | `/etc/pgquay/pgquay_databases.conf`, if it exists |
 
-The options are pgagroal's, so existing service files keep working. In this version SIGHUP
-re-reads `pgquay_hba.conf` and `pgquay_databases.conf`; a change to `pgquay.conf` needs a restart
-(`pgquay-cli conf reload/get/set` is planned).
+The options are pgagroal's, so existing service files keep working. In this version SIGHUP and
+`pgquay-cli conf reload` re-read all three files and apply `pgquay_hba.conf` and
+`pgquay_databases.conf`; `pgquay.conf` is checked (an error in any file changes nothing) and each
+of its changed keys is reported as waiting for a restart. `pgquay-cli conf ls` and `conf get KEY`
+show the values in effect (`conf set` is planned).
 
 What this version acts on: `host`, `port`, `unix_socket_dir`, `pidfile`, `log_type` (`console`,
 `file`), `log_level`, `log_path`, `log_mode`, `log_connections`, `log_disconnections`,
-`max_connections`, `blocking_timeout`, `authentication_timeout`, `server_connect_timeout`,
-`pipeline` (`auto`, `performance`, `session`, `transaction`), `max_prepared_statements`,
-`ev_backend`, `keep_alive`, `nodelay`, `backlog`, `update_process_title`, `prefork_workers`,
-`worker_max_clients`, and each server section's `host`, `port` and `primary`. Every other key is
-read and checked, so a pgagroal file works unchanged, but has no effect yet.
+`max_connections`, `metrics`, `blocking_timeout`, `authentication_timeout`,
+`server_connect_timeout`, `pipeline` (`auto`, `performance`, `session`, `transaction`),
+`max_prepared_statements`, `ev_backend`, `keep_alive`, `nodelay`, `backlog`,
+`update_process_title`, `prefork_workers`, `worker_max_clients`, and each server section's
+`host`, `port` and `primary`. `management` is read but the port is not opened: remote management
+waits for its authentication (use the Unix socket, see [CLI.md](CLI.md)). Every other key is read
+and checked, so a pgagroal file works unchanged, but has no effect yet.
 
 ## pgquay.conf
 

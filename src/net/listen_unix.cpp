@@ -53,7 +53,10 @@ Result<void> remove_stale(const std::string& path, const std::string& where) {
 }  // namespace
 
 Result<UnixListener> listen_unix(const std::string& dir, int port, int backlog) {
-  std::string path = unix_socket_path(dir, port);
+  return listen_unix_at(unix_socket_path(dir, port), backlog, 0777);
+}
+
+Result<UnixListener> listen_unix_at(std::string path, int backlog, mode_t mode) {
   auto address = detail::unix_address(path);
   if (!address) return Unexpected(std::move(address.error()));
   const auto where = "could not listen on " + to_string(*address);
@@ -74,9 +77,9 @@ Result<UnixListener> listen_unix(const std::string& dir, int port, int backlog) 
       if (!removed) return Unexpected(std::move(removed.error()));
     }
   }
-  // bind() created the file through the umask; PostgreSQL's default unix_socket_permissions is
-  // 0777 and access control is left to hba.
-  if (chmod(path.c_str(), 0777) != 0) {
+  // bind() created the file through the umask; the caller decides (the client socket: 0777 like
+  // PostgreSQL's default unix_socket_permissions, access control is left to hba).
+  if (chmod(path.c_str(), mode) != 0) {
     auto error = fail_errno(where + ": chmod");
     unlink(path.c_str());
     return error;

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <new>
@@ -68,6 +69,36 @@ int64_t now_ms() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t now_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+void DurationHistogram::observe(std::span<const int64_t> bounds_us, int64_t value_us) {
+  value_us = std::max<int64_t>(value_us, 0);
+  size_t i = 0;
+  while (i < bounds_us.size() && value_us > bounds_us[i]) ++i;
+  buckets[std::min(i, kMaxHistogramBuckets - 1)].fetch_add(1, std::memory_order_relaxed);
+  sum_us.fetch_add(static_cast<uint64_t>(value_us), std::memory_order_relaxed);
+}
+
+void DurationHistogram::reset() {
+  for (auto& bucket : buckets) bucket.store(0, std::memory_order_relaxed);
+  sum_us.store(0, std::memory_order_relaxed);
+}
+
+void Statistics::reset_counters() {
+  for (auto* counter :
+       {&clients_accepted, &server_connections_created, &server_connections_reused,
+        &server_connections_closed, &worker_crashes, &sessions, &auth_success, &auth_failure,
+        &reloads, &reload_failures, &wait_timeouts, &clients_refused}) {
+    counter->store(0, std::memory_order_relaxed);
+  }
+  client_wait.reset();
+  session_time.reset();
 }
 
 }  // namespace pgquay::pool

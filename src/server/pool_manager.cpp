@@ -1,5 +1,7 @@
 #include "pgquay/server/pool_manager.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -18,7 +20,8 @@ PoolManager::PoolManager(ev::Loop& loop, worker::Context& context)
     : loop_(loop),
       context_(context),
       server_fds_(static_cast<size_t>(context.shared->max_connections)),
-      deadline_timer_(loop, [this] { on_deadline(); }) {}
+      deadline_timer_(loop, [this] { on_deadline(); }),
+      close_on_release_(static_cast<size_t>(context.shared->max_connections), false) {}
 
 PoolManager::~PoolManager() = default;
 
@@ -42,6 +45,7 @@ int PoolManager::limit_for(std::string_view database, std::string_view user) con
 
 void PoolManager::close_slot(int index) {
   Slot& slot = context_.shared->slots[index];
+  close_on_release_[static_cast<size_t>(index)] = false;
   if (server_fds_[index]) {
     server_fds_[index].reset();
     context_.shared->stats.server_connections_closed.fetch_add(1);
@@ -140,6 +144,8 @@ PoolManager::Grant PoolManager::try_grant(const Waiter& waiter) {
     }
     return Grant::none;
   }
+  context_.shared->stats.client_wait.observe(pool::kClientWaitBoundsUs,
+                                             pool::now_us() - waiter.queued_us);
   return reply.type == ControlType::grant_pooled ? Grant::pooled : Grant::create;
 }
 
@@ -158,10 +164,15 @@ void PoolManager::on_message(pid_t pid, int control_fd, const ControlMessage& me
                     slots[message.slot].owner_pid.load() == pid;
   switch (message.type) {
     case ControlType::acquire: {
-      Waiter waiter{pid, control_fd, message, 0};
+      Waiter waiter{pid, control_fd, message, 0, pool::now_us()};
       ControlMessage& req = waiter.request;
       req.user[pool::kNameLength - 1] = '\0';
       req.database[pool::kNameLength - 1] = '\0';
+      if (is_disabled(req.database)) {
+        context_.shared->stats.clients_refused.fetch_add(1);
+        deny(waiter, DenyReason::disabled);
+        return;
+      }
       // Strict FIFO: a newcomer never overtakes clients already waiting for the same pool.
       bool others_waiting = std::any_of(waiters_.begin(), waiters_.end(), [&](const Waiter& w) {
         return std::string_view(w.request.user) == req.user &&
@@ -198,6 +209,7 @@ void PoolManager::on_message(pid_t pid, int control_fd, const ControlMessage& me
       slot.client_key_secret.store(0);
       slot.last_used_ms = pool::now_ms();
       if (message.clean && server_fds_[message.slot] &&
+          !close_on_release_[static_cast<size_t>(message.slot)] &&
           pool::transition(slot, SlotState::in_use, SlotState::free)) {
         slot.owner_pid.store(0);
       } else {
@@ -282,6 +294,7 @@ void PoolManager::on_deadline() {
   int64_t now = pool::now_ms();
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->deadline_ms > 0 && it->deadline_ms <= now) {
+      context_.shared->stats.wait_timeouts.fetch_add(1);
       deny(*it, DenyReason::timeout);
       it = waiters_.erase(it);
     } else {
@@ -293,11 +306,113 @@ void PoolManager::on_deadline() {
 }
 
 void PoolManager::close_all() {
-  for (const Waiter& w : waiters_) deny(w, DenyReason::shutting_down);
+  for (const Waiter& w : waiters_) {
+    context_.shared->stats.clients_refused.fetch_add(1);
+    deny(w, DenyReason::shutting_down);
+  }
   waiters_.clear();
+  context_.shared->stats.clients_waiting.store(0);
   for (size_t i = 0; i < server_fds_.size(); ++i) {
     if (server_fds_[i]) close_slot(static_cast<int>(i));
   }
+}
+
+// ---- management ----------------------------------------------------------------------------
+
+namespace {
+bool every_database(std::string_view database) {
+  return database.empty() || database == "*";
+}
+}  // namespace
+
+std::vector<PoolManager::WaiterInfo> PoolManager::waiter_info() const {
+  std::vector<WaiterInfo> out;
+  int64_t now = pool::now_us();
+  for (const Waiter& w : waiters_)
+    out.push_back({w.pid, w.request.user, w.request.database, now - w.queued_us});
+  return out;
+}
+
+PoolManager::FlushOutcome PoolManager::flush(FlushMode mode, std::string_view database) {
+  FlushOutcome outcome;
+  auto slots = context_.shared->all_slots();
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Slot& slot = slots[i];
+    if (!every_database(database) && slot.database_name() != database) continue;
+    SlotState st = slot.state.load();
+    if (st == SlotState::free) {
+      // Through the flush state, so no grant can pick it while it is being closed.
+      if (pool::transition(slot, SlotState::free, SlotState::flush)) {
+        close_slot(static_cast<int>(i));
+        ++outcome.closed;
+      }
+    } else if ((st == SlotState::in_use || st == SlotState::init) && mode != FlushMode::idle) {
+      if (!close_on_release_[i]) {
+        close_on_release_[i] = true;
+        ++outcome.marked;
+      }
+      pid_t owner = slot.owner_pid.load();
+      // The worker answers SIGTERM by ending its client's session with FATAL 57P01 and
+      // releasing the connection as broken, which closes it.
+      if (mode == FlushMode::all && owner > 0 && ::kill(owner, SIGTERM) == 0)
+        ++outcome.sessions_ended;
+    }
+  }
+  if (outcome.closed > 0) serve_waiters();  // room was made for other pools
+  return outcome;
+}
+
+void PoolManager::deny_waiters_for(std::string_view database, DenyReason reason) {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (every_database(database) || std::string_view(it->request.database) == database) {
+      context_.shared->stats.clients_refused.fetch_add(1);
+      deny(*it, reason);
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+  arm_deadline_timer();
+}
+
+void PoolManager::disable(std::string_view database) {
+  if (every_database(database)) {
+    all_disabled_ = true;
+    disabled_.clear();
+    enabled_exceptions_.clear();
+  } else if (all_disabled_) {
+    enabled_exceptions_.erase(std::string(database));
+  } else {
+    disabled_.emplace(database);
+  }
+  deny_waiters_for(database, DenyReason::disabled);
+}
+
+void PoolManager::enable(std::string_view database) {
+  if (every_database(database)) {
+    all_disabled_ = false;
+    disabled_.clear();
+    enabled_exceptions_.clear();
+  } else if (all_disabled_) {
+    enabled_exceptions_.emplace(database);
+  } else {
+    disabled_.erase(std::string(database));
+  }
+}
+
+bool PoolManager::is_disabled(std::string_view database) const {
+  if (all_disabled_) return !enabled_exceptions_.contains(database);
+  return disabled_.contains(database);
+}
+
+std::vector<std::string> PoolManager::disabled() const {
+  if (all_disabled_) return {"*"};
+  return {disabled_.begin(), disabled_.end()};
+}
+
+std::vector<std::string> PoolManager::enabled_exceptions() const {
+  return {enabled_exceptions_.begin(), enabled_exceptions_.end()};
 }
 
 }  // namespace pgquay::server

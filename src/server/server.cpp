@@ -32,6 +32,7 @@ Server::Server(ev::Loop& loop, worker::Context& context)
 Server::~Server() {
   if (is_child_) return;  // a worker: the files belong to the main process
   if (!unix_socket_path_.empty()) ::unlink(unix_socket_path_.c_str());
+  if (!admin_socket_path_.empty()) ::unlink(admin_socket_path_.c_str());
   if (!pidfile_path_.empty()) ::unlink(pidfile_path_.c_str());
 }
 
@@ -108,7 +109,10 @@ Result<void> Server::open_listeners() {
 Result<void> Server::start() {
   if (auto ok = check_descriptor_limit(); !ok) return ok;
   if (auto ok = write_pidfile(); !ok) return ok;
+  // Management first: once clients can connect, pgquay-cli and the metrics endpoint answer too.
+  if (auto ok = open_management(); !ok) return ok;
   if (auto ok = open_listeners(); !ok) return ok;
+  started_ms_ = pool::now_ms();
   cache_target_ =
       config::effective_prefork_workers(context_.config.main, std::thread::hardware_concurrency());
   trim_timer_ = std::make_unique<ev::Timer>(loop_, [this] { trim_cache(); });
@@ -136,6 +140,7 @@ void Server::on_client(Fd client, bool unix_socket) {
   context_.shared->stats.clients_accepted.fetch_add(1);
   if (graceful_) return;  // closing: the client sees the connection end
   context_.shared->stats.clients_active.fetch_add(1);  // undone when its worker is idle or gone
+  context_.shared->stats.sessions.fetch_add(1);
   if (hand_to_idle_worker(client)) {
     schedule_refill();
     return;
@@ -159,6 +164,7 @@ bool Server::hand_to_idle_worker(Fd& client) {
       continue;  // it died meanwhile: reaping cleans up; try the next one
     it->second.idle = false;
     it->second.serving = true;
+    it->second.serving_since_us = pool::now_us();
     client.reset();  // the worker has its own descriptor now
     return true;
   }
@@ -197,6 +203,7 @@ void Server::spawn_worker(std::optional<worker::ClientHandoff> client) {
   entry.idle = for_cache;
   entry.idle_since_ms = pool::now_ms();
   entry.serving = !for_cache;
+  if (entry.serving) entry.serving_since_us = pool::now_us();
   int control_fd = entry.control.get();
   entry.watcher = std::make_unique<ev::ReadableWatcher>(loop_, control_fd, [this, pid] {
     auto it = workers_.find(pid);
@@ -222,9 +229,16 @@ void Server::refill_cache() {
   }
 }
 
-void Server::on_worker_idle(WorkerEntry& entry) {
-  if (entry.serving) context_.shared->stats.clients_active.fetch_sub(1);
+void Server::session_ended(WorkerEntry& entry) {
+  if (!entry.serving) return;
+  context_.shared->stats.clients_active.fetch_sub(1);
+  context_.shared->stats.session_time.observe(pool::kSessionBoundsUs,
+                                              pool::now_us() - entry.serving_since_us);
   entry.serving = false;
+}
+
+void Server::on_worker_idle(WorkerEntry& entry) {
+  session_ended(entry);
   pool_->forget_waiter(entry.pid);
   if (graceful_ || entry.reaped) {
     tell_worker_to_exit(entry);
@@ -312,7 +326,7 @@ void Server::reap_children() {
       idle_workers_.erase(std::remove(idle_workers_.begin(), idle_workers_.end(), pid),
                           idle_workers_.end());
     }
-    if (it->second.serving) context_.shared->stats.clients_active.fetch_sub(1);
+    session_ended(it->second);
     workers_.erase(it);
   }
   schedule_refill();
@@ -341,6 +355,18 @@ void Server::shutdown_immediately(const char* why) {
   loop_.break_loop();
 }
 
+Result<void> Server::cancel_shutdown() {
+  if (!graceful_) return fail("no graceful shutdown is in progress");
+  if (auto ok = open_listeners(); !ok) {
+    stop_accepting();  // whatever half of them opened
+    return fail("cannot cancel the shutdown: " + ok.error().message);
+  }
+  graceful_ = false;
+  PGQ_INFO("graceful shutdown cancelled: accepting clients again");
+  schedule_refill();
+  return {};
+}
+
 void Server::shutdown_gracefully() {
   PGQ_INFO("graceful shutdown: no new clients; waiting for %zu session(s) to end", workers_.size());
   graceful_ = true;
@@ -356,29 +382,25 @@ void Server::shutdown_gracefully() {
   }
 }
 
-void Server::reload() {
-  // SIGHUP re-reads the access rules and the limits; new clients see them at once (workers are
-  // forked from this process). A file with an error changes nothing. Reloading pgquay.conf itself
-  // belongs to the management work (conf reload).
+Result<management::Json> Server::reload() {
+  auto refuse = [this](const Error& error) -> Result<management::Json> {
+    context_.shared->stats.reload_failures.fetch_add(1);
+    PGQ_ERROR("reload: %s; nothing was changed", error.message.c_str());
+    return Unexpected(error);
+  };
+  // Every file is read and checked before anything is applied: one bad file changes nothing.
+  auto main_config = config::load_main_config(context_.config.path);
+  if (!main_config) return refuse(main_config.error());
   auto hba = config::load_hba_file(context_.hba_path);
-  if (!hba) {
-    PGQ_ERROR("reload: %s; keeping the previous rules", hba.error().message.c_str());
-    return;
-  }
+  if (!hba) return refuse(hba.error());
   config::DatabasesConfig databases;
   if (!context_.databases_path.empty()) {
     auto loaded = config::load_databases_file(context_.databases_path);
-    if (!loaded) {
-      PGQ_ERROR("reload: %s; keeping the previous limits", loaded.error().message.c_str());
-      return;
-    }
+    if (!loaded) return refuse(loaded.error());
     databases = std::move(*loaded);
     auto sized = config::resolve_sizes(databases.limits, context_.config.main.max_connections,
                                        context_.databases_path);
-    if (!sized) {
-      PGQ_ERROR("reload: %s; keeping the previous limits", sized.error().message.c_str());
-      return;
-    }
+    if (!sized) return refuse(sized.error());
   }
   context_.hba = std::move(*hba);
   context_.databases = std::move(databases);
@@ -392,9 +414,29 @@ void Server::reload() {
   }
   idle_workers_.clear();
   schedule_refill();
+  context_.shared->stats.reloads.fetch_add(1);
+
+  management::Json applied = management::Json::array({context_.hba_path});
+  if (!context_.databases_path.empty()) applied.push_back(context_.databases_path);
+  // pgquay.conf is read so its errors are caught, but this version applies none of its keys
+  // while running: every change waits for a restart, and says so.
+  management::Json pending = management::Json::array();
+  for (const auto& change : config::diff(context_.config, *main_config)) {
+    PGQ_WARN("reload: %s changed from '%s' to '%s' in %s; it takes effect after a restart",
+             change.key.c_str(), change.old_value.c_str(), change.new_value.c_str(),
+             context_.config.path.c_str());
+    pending.push_back(management::Json{
+        {"key", change.key}, {"old", change.old_value}, {"new", change.new_value}});
+  }
+  for (const auto& warning : main_config->warnings) PGQ_WARN("reload: %s", warning.c_str());
   PGQ_INFO("reload: %s%s%s reloaded (%zu hba rules)", context_.hba_path.c_str(),
            context_.databases_path.empty() ? "" : " and ", context_.databases_path.c_str(),
            context_.hba.size());
+  return management::Json{{"applied", std::move(applied)},
+                          {"hba_rules", context_.hba.size()},
+                          {"limits", context_.databases.limits.size()},
+                          {"restart_required", std::move(pending)},
+                          {"warnings", main_config->warnings}};
 }
 
 void Server::on_signal(int signo) {
@@ -412,7 +454,7 @@ void Server::on_signal(int signo) {
       shutdown_gracefully();
       break;
     case SIGHUP:
-      reload();
+      (void)reload();  // reports its outcome in the log
       break;
     default:
       break;

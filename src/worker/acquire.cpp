@@ -101,6 +101,10 @@ void Session::on_control() {
                        "No server connection for user \"" + user_ + "\" and database \"" +
                            database_ + "\" became free within blocking_timeout (" +
                            std::to_string(seconds) + " s).");
+        } else if (message.reason == pool::DenyReason::disabled) {
+          client_error("55000",
+                       "database \"" + database_ + "\" is not currently accepting connections",
+                       "The database was disabled with pgquay-cli disable.");
         } else {
           client_error("57P03", "the connection pooler is shutting down");
         }

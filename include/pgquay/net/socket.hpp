@@ -2,6 +2,8 @@
 // non-blocking; callers drive them from the event loop.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +35,9 @@ struct UnixListener {
 // the error "could not listen on unix:<path>: the socket is in use by another process". A path
 // that exists but is not a socket is never removed.
 [[nodiscard]] Result<UnixListener> listen_unix(const std::string& dir, int port, int backlog);
+// The same for any socket file `path`, created with permissions `mode` (the management socket:
+// 0600, only pgquay's own user and root may use it).
+[[nodiscard]] Result<UnixListener> listen_unix_at(std::string path, int backlog, mode_t mode);
 
 // <dir>/.s.PGSQL.<port>, PostgreSQL's socket file name.
 std::string unix_socket_path(const std::string& dir, int port);

@@ -4,7 +4,8 @@
 //   worker -> main  acquire      user, database, reuse_allowed: I need a server connection
 //   main -> worker  grant_pooled slot + socket: a logged-in connection for that user/database
 //   main -> worker  grant_create slot: create a connection yourself in this (init) slot
-//   main -> worker  deny         reason: none within blocking_timeout / over the limits
+//   main -> worker  deny         reason: none within blocking_timeout / over the limits /
+//                                shutting down / database disabled
 //   worker -> main  established  slot + socket: the connection I created is logged in
 //   worker -> main  release      slot, clean or broken: I am done with it
 //   main -> worker  shutdown     stop now (immediate shutdown), or: an idle worker is not needed
@@ -30,7 +31,8 @@ enum class ControlType : uint32_t {
   idle,
 };
 
-enum class DenyReason : uint32_t { none = 0, timeout, limit, shutting_down };
+// disabled: the database was disabled with `pgquay-cli disable`.
+enum class DenyReason : uint32_t { none = 0, timeout, limit, shutting_down, disabled };
 
 struct ControlMessage {
   ControlType type = ControlType::acquire;

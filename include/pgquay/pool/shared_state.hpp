@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <span>
 
@@ -28,14 +29,49 @@ struct ServerEntry {
   socklen_t address_length = 0;
 };
 
+// A histogram of durations with fixed bucket bounds (microseconds), lock-free so any process
+// may observe into it. buckets[i] counts observations <= bounds[i] and > bounds[i-1] (not
+// cumulative); buckets[bounds.size()] counts the rest (+Inf).
+inline constexpr size_t kMaxHistogramBuckets = 16;
+struct DurationHistogram {
+  std::atomic<uint64_t> buckets[kMaxHistogramBuckets]{};
+  std::atomic<uint64_t> sum_us{0};
+
+  void observe(std::span<const int64_t> bounds_us, int64_t value_us);
+  void reset();
+};
+// Time a client waited between asking main for a server connection and getting one.
+inline constexpr int64_t kClientWaitBoundsUs[] = {100,      500,      1000,    5000,    10000,
+                                                  50000,    100000,   500000,  1000000, 5000000,
+                                                  10000000, 30000000, 60000000};
+// Time a client session lasted (a worker served the client) — from hand-over to the end.
+inline constexpr int64_t kSessionBoundsUs[] = {10000,       100000,     1000000,    10000000,
+                                               60000000,    300000000,  1800000000, 3600000000,
+                                               28800000000, 86400000000};
+static_assert(std::size(kClientWaitBoundsUs) < kMaxHistogramBuckets);
+static_assert(std::size(kSessionBoundsUs) < kMaxHistogramBuckets);
+
+// Counters (only grow; `clear prometheus` resets them) and gauges (current values).
 struct Statistics {
-  std::atomic<uint64_t> clients_accepted{0};
-  std::atomic<int64_t> clients_active{0};
-  std::atomic<int64_t> clients_waiting{0};
+  std::atomic<uint64_t> clients_accepted{0};  // counter: accepted client sockets
+  std::atomic<int64_t> clients_active{0};     // gauge: clients a worker is serving
+  std::atomic<int64_t> clients_waiting{0};    // gauge: clients queued for a server connection
   std::atomic<uint64_t> server_connections_created{0};
   std::atomic<uint64_t> server_connections_reused{0};
   std::atomic<uint64_t> server_connections_closed{0};
-  std::atomic<uint64_t> worker_crashes{0};
+  std::atomic<uint64_t> worker_crashes{0};   // workers that exited abnormally
+  std::atomic<uint64_t> sessions{0};         // clients handed to a worker
+  std::atomic<uint64_t> auth_success{0};     // client logins that succeeded (workers count)
+  std::atomic<uint64_t> auth_failure{0};     // client logins refused (workers count)
+  std::atomic<uint64_t> reloads{0};          // successful configuration reloads
+  std::atomic<uint64_t> reload_failures{0};  // reloads refused because a file was wrong
+  std::atomic<uint64_t> wait_timeouts{0};    // clients refused after blocking_timeout
+  std::atomic<uint64_t> clients_refused{0};  // clients refused: database disabled, shutdown
+  DurationHistogram client_wait;
+  DurationHistogram session_time;
+
+  // Zeroes every counter and histogram; gauges keep their values.
+  void reset_counters();
 };
 
 struct SharedState {
@@ -69,5 +105,6 @@ class SharedSegment {
 };
 
 int64_t now_ms();
+int64_t now_us();  // CLOCK_MONOTONIC in microseconds
 
 }  // namespace pgquay::pool

@@ -8,6 +8,9 @@
 
 #include <deque>
 #include <memory>
+#include <set>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgquay/common/fd.hpp"
@@ -34,12 +37,50 @@ class PoolManager {
 
   [[nodiscard]] size_t waiting() const { return waiters_.size(); }
 
+  // ---- management ----
+  struct WaiterInfo {
+    pid_t pid;
+    std::string user;
+    std::string database;
+    int64_t waited_us;
+  };
+  [[nodiscard]] std::vector<WaiterInfo> waiter_info() const;
+
+  enum class FlushMode { idle, gracefully, all };
+  struct FlushOutcome {
+    int closed = 0;          // idle connections closed now
+    int marked = 0;          // in-use connections that close when their client releases them
+    int sessions_ended = 0;  // workers told to end their client's session (FlushMode::all)
+  };
+  // Closes idle pooled connections of `database` ("" or "*": every database) now; gracefully
+  // and all also mark in-use ones to be closed instead of pooled when released; all also ends
+  // the sessions using them (the worker sends its client FATAL 57P01).
+  FlushOutcome flush(FlushMode mode, std::string_view database);
+  // True when the slot at `index` will be closed when released (a graceful flush).
+  [[nodiscard]] bool flush_pending(size_t index) const { return close_on_release_[index]; }
+
+  // A disabled database refuses new clients (DenyReason::disabled); sessions already running
+  // go on. "" or "*" means every database. Clients queued for a database being disabled are
+  // refused at once.
+  void disable(std::string_view database);
+  void enable(std::string_view database);
+  [[nodiscard]] bool is_disabled(std::string_view database) const;
+  // "*" when every database is disabled (then `enabled_exceptions` lists those enabled since).
+  [[nodiscard]] std::vector<std::string> disabled() const;
+  [[nodiscard]] std::vector<std::string> enabled_exceptions() const;
+
+  // Server connections (any slot state but not_init) for (database, user), and the limit the
+  // databases file sets for them (max_connections when none).
+  [[nodiscard]] int connections_for(std::string_view database, std::string_view user) const;
+  [[nodiscard]] int limit_for(std::string_view database, std::string_view user) const;
+
  private:
   struct Waiter {
     pid_t pid;
     int control_fd;
     pool::ControlMessage request;
     int64_t deadline_ms;  // 0 = no limit
+    int64_t queued_us;    // when it asked, for the wait-time histogram
   };
   enum class Grant { none, pooled, create };
 
@@ -49,14 +90,17 @@ class PoolManager {
   void on_deadline();
   void deny(const Waiter& waiter, pool::DenyReason reason);
   void close_slot(int index);
-  int connections_for(std::string_view database, std::string_view user) const;
-  int limit_for(std::string_view database, std::string_view user) const;
+  void deny_waiters_for(std::string_view database, pool::DenyReason reason);
 
   ev::Loop& loop_;
   worker::Context& context_;
   std::vector<Fd> server_fds_;  // main's copy of each slot's server socket
   std::deque<Waiter> waiters_;
   ev::Timer deadline_timer_;
+  std::vector<bool> close_on_release_;  // per slot: a graceful flush is pending
+  bool all_disabled_ = false;
+  std::set<std::string, std::less<>> disabled_;            // when !all_disabled_
+  std::set<std::string, std::less<>> enabled_exceptions_;  // when all_disabled_
 };
 
 }  // namespace pgquay::server

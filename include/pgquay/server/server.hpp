@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,11 +14,16 @@
 
 #include "pgquay/common/fd.hpp"
 #include "pgquay/ev/watchers.hpp"
+#include "pgquay/management/endpoint.hpp"
+#include "pgquay/management/protocol.hpp"
 #include "pgquay/server/pool_manager.hpp"
 #include "pgquay/worker/context.hpp"
 
 namespace pgquay::server {
 
+// The management socket (<unix_socket_dir>/.s.pgquay.<port>.admin, see doc/CLI.md) and the
+// metrics endpoint (`metrics = PORT`) are served on the same loop; their commands live in
+// commands.cpp, status.cpp and metrics.cpp.
 class Server {
  public:
   Server(ev::Loop& loop, worker::Context& context);
@@ -39,7 +45,8 @@ class Server {
     bool serving = false;  // counted in clients_active
     bool told_to_exit = false;
     bool reaped = false;
-    int64_t idle_since_ms = 0;  // waitpid() returned it: its pid may belong to someone else now
+    int64_t idle_since_ms = 0;     // waitpid() returned it: its pid may belong to someone else now
+    int64_t serving_since_us = 0;  // when it was handed its current client
   };
 
   [[nodiscard]] Result<void> check_descriptor_limit() const;
@@ -61,7 +68,25 @@ class Server {
   void stop_accepting();
   void shutdown_immediately(const char* why);
   void shutdown_gracefully();
-  void reload();
+  // Leaves a graceful shutdown: listens again and forks workers again.
+  [[nodiscard]] Result<void> cancel_shutdown();
+  // SIGHUP and `conf reload`: re-reads pgquay_hba.conf and pgquay_databases.conf (applied) and
+  // pgquay.conf (checked; its changes are reported as waiting for a restart). A file with an
+  // error changes nothing. The report is the `conf reload` result.
+  [[nodiscard]] Result<management::Json> reload();
+  // A client session ended (its worker went idle or exited while serving).
+  void session_ended(WorkerEntry& entry);
+
+  // ---- management (commands.cpp, status.cpp, metrics.cpp) ----
+  [[nodiscard]] Result<void> open_management();
+  [[nodiscard]] std::optional<management::Reply> on_admin_input(std::string_view input);
+  // Runs one command. `then` is set for actions that must wait until the reply is sent.
+  [[nodiscard]] Result<management::Json> run_command(const management::Request& request,
+                                                     std::function<void()>& then);
+  [[nodiscard]] management::Json status(bool details) const;
+  [[nodiscard]] Result<management::Json> configuration(const std::optional<std::string>& key) const;
+  [[nodiscard]] std::optional<management::Reply> on_metrics_input(std::string_view input) const;
+  [[nodiscard]] std::string metrics_text() const;
 
   ev::Loop& loop_;
   worker::Context& context_;
@@ -73,13 +98,18 @@ class Server {
   std::vector<std::unique_ptr<ev::Acceptor>> acceptors_;
   std::unique_ptr<ev::SignalWatcher> signals_;
   std::map<pid_t, WorkerEntry> workers_;
-  std::deque<pid_t> idle_workers_;  // the cache: longest idle at the front, handed out from the back
-  int cache_target_ = 0;            // prefork_workers, resolved
+  // The cache: longest idle at the front, handed out from the back.
+  std::deque<pid_t> idle_workers_;
+  int cache_target_ = 0;  // prefork_workers, resolved
   std::unique_ptr<ev::Timer> refill_timer_;
   std::unique_ptr<ev::Timer> trim_timer_;
   std::optional<worker::WorkerStart>* worker_start_ = nullptr;
   bool is_child_ = false;
   bool graceful_ = false;
+  int64_t started_ms_ = 0;
+  std::string admin_socket_path_;
+  std::unique_ptr<management::Endpoint> admin_;
+  std::vector<std::unique_ptr<management::Endpoint>> metrics_;  // one per listening address
 };
 
 }  // namespace pgquay::server

@@ -192,6 +192,25 @@ TEST(ListenUnix, NeverRemovesARegularFile) {
   EXPECT_TRUE(S_ISREG(st.st_mode));
 }
 
+TEST(ListenUnixAt, OwnModeAndStaleFileReplaced) {
+  TempDir dir;
+  const std::string path = dir.path() + "/.s.pgquay.5432.admin";
+  {
+    auto crashed = listen_unix_at(path, 16, 0600);
+    ASSERT_TRUE(crashed.has_value()) << crashed.error().message;
+  }
+  auto listener = listen_unix_at(path, 16, 0600);
+  ASSERT_TRUE(listener.has_value()) << listener.error().message;
+  EXPECT_EQ(listener->path, path);
+  struct stat st {};
+  ASSERT_EQ(lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto second = listen_unix_at(path, 16, 0600);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("in use by another process"), std::string::npos);
+}
+
 TEST(ListenUnix, MissingDirectory) {
   TempDir dir;
   auto listener = listen_unix(dir.path() + "/missing", 5432, 16);
