@@ -164,6 +164,7 @@ Result<void> Loop::fork_child() {
           "(raise LimitMEMLOCK / ulimit -l for more io_uring workers)",
           fresh.error().message.c_str());
       kind_ = BackendKind::epoll;
+      fell_back_ = true;
       fresh = std::move(epoll);
     }
   }

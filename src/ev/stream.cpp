@@ -15,7 +15,7 @@ constexpr size_t kReceiveChunk = 16 * 1024;
 void InputBuffer::consume(size_t n) {
   PGQ_CHECK(n <= size());
   start_ += n;
-  if (start_ == end_) start_ = end_ = 0;
+  if (start_ == end_ && !receiving_) start_ = end_ = 0;
 }
 
 char* InputBuffer::prepare(size_t min, size_t* room) {
@@ -29,6 +29,7 @@ char* InputBuffer::prepare(size_t min, size_t* room) {
     if (data_.size() - end_ < min) data_.resize(end_ + std::max(min, data_.size()));
   }
   *room = data_.size() - end_;
+  receiving_ = true;
   return data_.data() + end_;
 }
 
@@ -44,9 +45,9 @@ struct Stream::State {
   bool quiescing = false;
 };
 
-Stream::Stream(Loop& loop, Fd fd, StreamEvents& events)
+Stream::Stream(Loop& loop, Fd fd, StreamEvents& events, bool socket_ready)
     : loop_(loop), fd_(std::move(fd)), events_(events), state_(std::make_shared<State>()) {
-  loop_.prepare_socket(fd_.get());
+  if (!socket_ready) loop_.prepare_socket(fd_.get());
   arm_receive();
 }
 

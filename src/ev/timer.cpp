@@ -39,6 +39,9 @@ void Timer::start(std::chrono::milliseconds first, std::chrono::milliseconds int
 }
 
 void Timer::stop() {
+  // Not running (never started, stopped, or a one-shot that fired): the timerfd is disarmed and
+  // nothing waits on it, so no system call is needed.
+  if (!active_ && !op_.valid()) return;
   active_ = false;
   itimerspec off{};
   timerfd_settime(fd_.get(), 0, &off, nullptr);

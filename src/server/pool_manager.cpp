@@ -57,6 +57,7 @@ void PoolManager::close_slot(int index) {
   slot.backend_secret = 0;
   slot.params_length = 0;
   slot.applied_length = 0;
+  slot.settings_signature = 0;
   slot.prepared.count = 0;
   slot.prepared.unknown = false;
   slot.user[0] = '\0';
@@ -282,15 +283,18 @@ void PoolManager::arm_deadline_timer() {
   for (const Waiter& w : waiters_) {
     if (w.deadline_ms > 0 && (earliest == 0 || w.deadline_ms < earliest)) earliest = w.deadline_ms;
   }
-  if (earliest == 0) {
-    deadline_timer_.stop();
-    return;
-  }
+  // Re-armed only when a deadline comes sooner than the one armed: with hundreds of clients
+  // queueing in the transaction pipeline, this runs at every grant. A timer left armed for
+  // waiters that were served since (or an empty queue) just fires early and finds nothing due.
+  if (earliest == 0) return;
+  if (armed_deadline_ms_ != 0 && armed_deadline_ms_ <= earliest) return;
   int64_t delay = std::max<int64_t>(1, earliest - pool::now_ms());
   deadline_timer_.start(std::chrono::milliseconds{delay});
+  armed_deadline_ms_ = earliest;
 }
 
 void PoolManager::on_deadline() {
+  armed_deadline_ms_ = 0;
   int64_t now = pool::now_ms();
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->deadline_ms > 0 && it->deadline_ms <= now) {

@@ -207,7 +207,7 @@ void Server::spawn_worker(std::optional<worker::ClientHandoff> client) {
   int control_fd = entry.control.get();
   entry.watcher = std::make_unique<ev::ReadableWatcher>(loop_, control_fd, [this, pid] {
     auto it = workers_.find(pid);
-    if (it != workers_.end()) drain_control(it->second);
+    if (it != workers_.end()) drain_control(it->second, /*at_most_one=*/true);
   });
   workers_.emplace(pid, std::move(entry));
   if (for_cache) idle_workers_.push_back(pid);
@@ -273,8 +273,10 @@ void Server::tell_worker_to_exit(WorkerEntry& entry) {
     ::kill(entry.pid, SIGTERM);
 }
 
-void Server::drain_control(WorkerEntry& entry) {
-  for (;;) {
+void Server::drain_control(WorkerEntry& entry, bool at_most_one) {
+  // at_most_one: the watcher calls again while messages are left (level-triggered), so one
+  // message per wake-up saves the receive that would only return EAGAIN.
+  for (int received = 0; !at_most_one || received < 1; ++received) {
     pool::ControlMessage message{};
     Fd attached;
     int n = net::receive_message(entry.control.get(), &message, sizeof(message), &attached);

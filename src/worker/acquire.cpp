@@ -117,6 +117,9 @@ void Session::on_control() {
       default:
         break;
     }
+    // The answer this session waited for: stop here rather than spend a receive on EAGAIN (the
+    // watcher is level-triggered and calls again if anything else is queued).
+    if (expected) return;
   }
 }
 
@@ -161,7 +164,10 @@ void Session::on_grant_pooled(int slot, Fd server) {
 
 void Session::on_grant_create(int slot) {
   slot_ = slot;
-  if (client_ready_) parameters_.clear();  // a new connection for the next transaction
+  if (client_ready_) {  // a new connection for the next transaction: its login reports them all
+    parameters_.clear();
+    parameters_loaded_ = true;
+  }
   auth_timer_->start(context_.config.main.authentication_timeout);
   connect_server();
 }

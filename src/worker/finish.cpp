@@ -107,7 +107,10 @@ void Session::send_release() {
   bool clean =
       server_clean_ && slot_established_ && !server_unpoolable_ && !slot().prepared.unknown;
   if (clean) {
-    if (!transaction_mode_) slot().applied_length = 0;  // DISCARD ALL reset them
+    if (!transaction_mode_) {  // DISCARD ALL reset them
+      slot().applied_length = 0;
+      slot().settings_signature = 0;
+    }
     save_parameters_to_slot();
     ++slot().sessions;
   }

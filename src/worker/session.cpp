@@ -156,6 +156,7 @@ void Session::on_stream_drained(ev::Stream& stream) {
 }
 
 void Session::on_server_parameter(std::string_view name, std::string_view value) {
+  if (transaction_mode_ && slot_ >= 0) load_slot_parameters();
   std::string& current = parameters_[std::string(name)];
   if (current != value) parameters_changed_ = true;
   current = value;

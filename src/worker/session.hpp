@@ -111,6 +111,12 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   bool prepare_without_server();
   void attach_pooled(int slot, Fd server);
   void begin_sync();
+  // parameters_ from the slot, once per transaction, only when something needs them.
+  void load_slot_parameters();
+  // A digest of client_view_ and client_params_: what this client wants a connection to look like.
+  [[nodiscard]] uint64_t settings_signature() const;
+  // Records in the slot that the connection now looks as this client wants.
+  void mark_settings_current();
   void start_transaction_relay();
   void detach_server();
   void finish_detach(bool clean);
@@ -173,6 +179,7 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   bool slot_established_ = false;      // main has our socket (the connection is in the pool)
   pipeline::ParameterMap parameters_;  // the server connection's, as reported
   bool parameters_changed_ = false;    // parameters_ differs from the slot's copy
+  bool parameters_loaded_ = false;     // parameters_ holds the slot's copy (transaction pipeline)
   bool server_unpoolable_ = false;     // close the server connection instead of pooling it
   pipeline::ParameterList applied_;    // what the slot will record as applied for this client
 

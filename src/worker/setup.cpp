@@ -57,6 +57,7 @@ void Session::read_parameter_sync() {
             if (!setup_error_) {
               if (phase == Phase::setup) return finish_setup();
               record_applied();
+              mark_settings_current();
               return start_transaction_relay();
             }
             // PostgreSQL rejects a bad startup parameter with FATAL; the client gets that. The
@@ -118,6 +119,7 @@ void Session::finish_setup() {
     scope += '\0';
     scope += user_;
     statements_.set_known(&context_.shared->known_statements, std::move(scope));
+    mark_settings_current();
     return detach_server();
   }
   start_relay();

@@ -19,7 +19,6 @@ void Session::enter_idle() {
   server_clean_ = false;
   server_unpoolable_ = false;
   if (!client_) return maybe_finish();
-  client_->resume_reading();
   if (!client_->input().empty()) on_idle_client_data();
 }
 
@@ -72,9 +71,8 @@ void Session::on_idle_client_data() {
     client_.reset();
     return maybe_finish();
   }
-  // The bytes wait in the client's buffer until a connection is there; reading stops so a client
-  // streaming a large COPY does not fill memory meanwhile.
-  client_->pause_reading();
+  // The bytes wait in the client's buffer until a connection is there (reading stops beyond a
+  // limit, see on_stream_data, so a client streaming a large COPY does not fill memory).
   request_connection();
 }
 
@@ -83,25 +81,56 @@ void Session::attach_pooled(int slot, Fd server) {
   slot_established_ = true;
   pool::Slot& s = this->slot();
   backend_key_ = proto::BackendKey{s.backend_pid, s.backend_secret};
+  parameters_loaded_ = false;
+  parameters_changed_ = false;
+  // The socket was made ready for this backend when it was created (unless this worker had to
+  // fall back to epoll: then its mode is checked).
+  server_ = std::make_unique<ev::Stream>(loop_, std::move(server), *this,
+                                         /*socket_ready=*/!loop_.fell_back_to_epoll());
+  begin_sync();
+}
+
+void Session::load_slot_parameters() {
+  if (parameters_loaded_) return;
+  parameters_loaded_ = true;
   parameters_.clear();
-  std::string_view params = s.parameter_bytes();
+  std::string_view params = slot().parameter_bytes();
   while (auto m = proto::next_message(params)) {
     if (!*m) break;
-    remember_parameter((*m)->body);
+    if (auto kv = proto::parse_parameter_status((*m)->body))
+      parameters_[std::string(kv->first)] = std::string(kv->second);
     params.remove_prefix((*m)->size);
   }
-  parameters_changed_ = false;
-  server_ = std::make_unique<ev::Stream>(loop_, std::move(server), *this);
-  begin_sync();
+}
+
+void Session::mark_settings_current() {
+  slot().settings_signature = settings_signature();
+}
+
+uint64_t Session::settings_signature() const {
+  std::string text;
+  for (const auto& [name, value] : client_view_)
+    text.append(name).append("=").append(value).append(1, '\0');
+  text += '\1';
+  for (const auto& [name, value] : client_params_)
+    text.append(name).append("=").append(value).append(1, '\0');
+  uint64_t digest = std::hash<std::string>{}(text);
+  return digest == 0 ? 1 : digest;
 }
 
 void Session::begin_sync() {
   phase_ = Phase::sync;
   auth_timer_->stop();  // a connection created for this transaction has logged in
+  // The connection last served a client that wanted exactly these settings (the common case:
+  // every client of an application connects alike): nothing to compare, nothing to apply.
+  if (slot().settings_signature == settings_signature()) return start_transaction_relay();
+  load_slot_parameters();
   auto plan = pipeline::plan_parameter_sync(client_view_, parameters_, client_params_,
                                             pipeline::decode_applied(slot().applied_bytes()));
   if (plan.sql.empty()) {
     applied_ = std::move(plan.applied);
+    record_applied();
+    mark_settings_current();
     return start_transaction_relay();
   }
   send_parameter_sync(plan);
@@ -137,7 +166,11 @@ void Session::finish_detach(bool clean) {
   pool::Slot& s = slot();
   clean = clean && server_ && server_->input().empty() && !server_unpoolable_ &&
           !s.prepared.unknown && slot_established_;
-  if (clean && parameters_changed_) save_parameters_to_slot();
+  if (clean && parameters_changed_) {
+    save_parameters_to_slot();
+    // The client's own SET of a reported setting: the connection now looks as it wants.
+    mark_settings_current();
+  }
   pool::ControlMessage message{};
   message.type = pool::ControlType::release;
   message.slot = slot_;

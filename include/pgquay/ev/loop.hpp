@@ -89,6 +89,8 @@ class Loop {
   [[nodiscard]] std::vector<int> descriptors() const;
 
   [[nodiscard]] BackendKind kind() const { return kind_; }
+  // fork_child() could not give this process an io_uring ring and used epoll instead.
+  [[nodiscard]] bool fell_back_to_epoll() const { return fell_back_; }
   [[nodiscard]] const char* backend_name() const { return backend_kind_name(kind_); }
 
   // ---- for watcher implementations ----
@@ -110,6 +112,7 @@ class Loop {
   void dispatch(uint64_t token, int result);
 
   BackendKind kind_;
+  bool fell_back_ = false;
   std::unique_ptr<Backend> backend_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;

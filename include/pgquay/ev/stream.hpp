@@ -39,22 +39,29 @@ class InputBuffer {
   [[nodiscard]] size_t size() const { return end_ - start_; }
   [[nodiscard]] bool empty() const { return start_ == end_; }
   void consume(size_t n);
-  void clear() { start_ = end_ = 0; }
+  void clear() { consume(size()); }
 
-  // For Stream: room to receive into, at least `min` bytes.
+  // For Stream: room to receive into, at least `min` bytes. Until commit(), a receive may be
+  // writing there, so consuming everything does not rewind the buffer to its start.
   char* prepare(size_t min, size_t* room);
-  void commit(size_t n) { end_ += n; }
+  void commit(size_t n) {
+    end_ += n;
+    receiving_ = false;
+  }
 
  private:
   std::string data_;
   size_t start_ = 0;
   size_t end_ = 0;
+  bool receiving_ = false;
 };
 
 class Stream final : private OpHandler {
  public:
   // Takes ownership of a connected socket; starts receiving at once.
-  Stream(Loop& loop, Fd fd, StreamEvents& events);
+  // socket_ready: the socket's blocking mode already suits this loop's backend (a pooled socket
+  // prepared by the process that created it), so Loop::prepare_socket's check is skipped.
+  Stream(Loop& loop, Fd fd, StreamEvents& events, bool socket_ready = false);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;

@@ -82,6 +82,9 @@ struct Slot {
   // so the next client's differences can be applied and the rest reset.
   uint32_t applied_length = 0;
   char applied[kAppliedCapacity]{};
+  // A digest of the settings the connection has as some client wanted them (0: unknown): a client
+  // with the same digest needs no settings work at all.
+  uint64_t settings_signature = 0;
   PreparedStatementCache prepared;
 
   [[nodiscard]] std::string_view user_name() const { return user; }

@@ -97,6 +97,7 @@ class PoolManager {
   std::vector<Fd> server_fds_;  // main's copy of each slot's server socket
   std::deque<Waiter> waiters_;
   ev::Timer deadline_timer_;
+  int64_t armed_deadline_ms_ = 0;       // the waiter deadline deadline_timer_ fires for (0: none)
   std::vector<bool> close_on_release_;  // per slot: a graceful flush is pending
   bool all_disabled_ = false;
   std::set<std::string, std::less<>> disabled_;            // when !all_disabled_

@@ -63,7 +63,7 @@ class Server {
   void trim_cache();
   void tell_worker_to_exit(WorkerEntry& entry);
   void on_signal(int signo);
-  void drain_control(WorkerEntry& entry);
+  void drain_control(WorkerEntry& entry, bool at_most_one = false);
   void reap_children();
   void stop_accepting();
   void shutdown_immediately(const char* why);

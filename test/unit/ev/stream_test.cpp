@@ -200,3 +200,26 @@ PGQ_INSTANTIATE_BACKENDS(StreamTest);
 
 }  // namespace
 }  // namespace pgquay::ev
+
+namespace pgquay::ev {
+namespace {
+
+// A consumer may take everything while a receive is still writing behind it (a worker hands the
+// buffered bytes to a relay while the stream keeps reading): the bytes that receive brings must
+// land after the consumed ones, not be lost to a rewind of the buffer.
+TEST(InputBuffer, ConsumingEverythingDuringAReceiveKeepsWhatItBrings) {
+  InputBuffer in;
+  size_t room = 0;
+  char* at = in.prepare(16, &room);
+  std::memcpy(at, "first", 5);
+  in.commit(5);
+  at = in.prepare(16, &room);  // the next receive is in flight...
+  in.consume(in.size());       // ...when the consumer takes everything
+  EXPECT_TRUE(in.empty());
+  std::memcpy(at, "second", 6);
+  in.commit(6);
+  EXPECT_EQ(in.view(), "second");
+}
+
+}  // namespace
+}  // namespace pgquay::ev
