@@ -357,9 +357,9 @@ void Server::shutdown_gracefully() {
 }
 
 void Server::reload() {
-  // SIGHUP re-reads the access rules and the limits; new clients see them at once (workers are
-  // forked from this process). A file with an error changes nothing. Reloading pgquay.conf itself
-  // belongs to the management work (conf reload).
+  // SIGHUP re-reads the access rules, the limits and the users files; new clients see them at once
+  // (workers are forked from this process). A file with an error changes nothing. Reloading
+  // pgquay.conf itself belongs to the management work (conf reload).
   auto hba = config::load_hba_file(context_.hba_path);
   if (!hba) {
     PGQ_ERROR("reload: %s; keeping the previous rules", hba.error().message.c_str());
@@ -380,8 +380,15 @@ void Server::reload() {
       return;
     }
   }
+  auto credentials = security::Credentials::load(context_.credential_files, context_.home,
+                                                 context_.credentials.secret());
+  if (!credentials) {
+    PGQ_ERROR("reload: %s; keeping the previous credentials", credentials.error().message.c_str());
+    return;
+  }
   context_.hba = std::move(*hba);
   context_.databases = std::move(databases);
+  context_.credentials = std::move(*credentials);
   // Cached workers were forked with the old rules: replace them.
   for (pid_t pid : idle_workers_) {
     auto it = workers_.find(pid);
@@ -395,6 +402,11 @@ void Server::reload() {
   PGQ_INFO("reload: %s%s%s reloaded (%zu hba rules)", context_.hba_path.c_str(),
            context_.databases_path.empty() ? "" : " and ", context_.databases_path.c_str(),
            context_.hba.size());
+  if (context_.credential_files.any()) {
+    PGQ_INFO("reload: credentials reloaded (%zu user(s), %zu frontend user(s), %zu admin(s))",
+             context_.credentials.user_count(), context_.credentials.frontend_user_count(),
+             context_.credentials.admins().size());
+  }
 }
 
 void Server::on_signal(int signo) {

@@ -36,6 +36,10 @@ struct Statistics {
   std::atomic<uint64_t> server_connections_reused{0};
   std::atomic<uint64_t> server_connections_closed{0};
   std::atomic<uint64_t> worker_crashes{0};
+  // Client authentications pgquay decided or relayed (trust is not counted): the per-user detail
+  // is in the log line each failure writes.
+  std::atomic<uint64_t> auth_success{0};
+  std::atomic<uint64_t> auth_failure{0};
 };
 
 struct SharedState {
