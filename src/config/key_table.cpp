@@ -181,7 +181,9 @@ std::span<const K> build_main_keys() {
       {.name = "allow_unknown_users",
        .default_text = "on",
        .apply = Apply::reload,
-       .doc = "Let users missing from pgquay_users.conf connect (authenticated by PostgreSQL)",
+       .doc = "Let password clients pgquay has no password for (not in the users files) "
+              "connect, authenticated by PostgreSQL on a fresh connection; `off`: they fail "
+              "like a wrong password",
        .binding = field<&M::allow_unknown_users>()},
       {.name = "rotate_frontend_password_timeout",
        .default_text = "0",
@@ -338,8 +340,9 @@ std::span<const K> build_main_keys() {
       {.name = "max_prepared_statements",
        .default_text = "200",
        .apply = Apply::restart,
-       .doc = "Protocol-level prepared statements kept on each server connection in the transaction "
-              "pipeline (least recently used closed first); 0 passes them through untouched",
+       .doc =
+           "Protocol-level prepared statements kept on each server connection in the transaction "
+           "pipeline (least recently used closed first); 0 passes them through untouched",
        .binding = field<&M::max_prepared_statements>(),
        .min = 0,
        .max = 240},
