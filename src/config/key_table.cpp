@@ -340,9 +340,8 @@ std::span<const K> build_main_keys() {
       {.name = "max_prepared_statements",
        .default_text = "200",
        .apply = Apply::restart,
-       .doc =
-           "Protocol-level prepared statements kept on each server connection in the transaction "
-           "pipeline (least recently used closed first); 0 passes them through untouched",
+       .doc = "Protocol-level prepared statements kept on each server connection in the transaction "
+              "pipeline (least recently used closed first); 0 passes them through untouched",
        .binding = field<&M::max_prepared_statements>(),
        .min = 0,
        .max = 240},
