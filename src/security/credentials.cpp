@@ -9,7 +9,7 @@ namespace {
 constexpr std::size_t kSecretSize = 32;
 
 template <typename Map>
-void wipe(Map& map) {
+void wipe_passwords(Map& map) {
   for (auto& [user, password] : map) cleanse(password);
 }
 
@@ -24,9 +24,25 @@ Result<std::map<std::string, std::string>> read_users(const std::string& path,
 }  // namespace
 
 Credentials::~Credentials() {
-  wipe(users_);
-  wipe(frontend_users_);
-  wipe(admins_);
+  wipe();
+}
+
+void Credentials::wipe() {
+  wipe_passwords(users_);
+  wipe_passwords(frontend_users_);
+  wipe_passwords(admins_);
+}
+
+Credentials& Credentials::operator=(Credentials&& other) noexcept {
+  if (this == &other) return *this;
+  wipe();
+  // Moving a map moves its nodes: no copy of a password is left behind.
+  users_ = std::move(other.users_);
+  frontend_users_ = std::move(other.frontend_users_);
+  admins_ = std::move(other.admins_);
+  verifiers_ = std::move(other.verifiers_);
+  secret_ = std::move(other.secret_);
+  return *this;
 }
 
 Result<Bytes> Credentials::make_secret() {

@@ -338,6 +338,35 @@ TEST_P(AuthTransactionTest, NewConnectionsWithoutTheClient) {
             "t");
 }
 
+TEST_P(AuthTransactionTest, NoPasswordForALaterConnectionIs08004) {
+  // pgquay trusts the clients but has no password for md5_user: the first client's login is
+  // relayed to it; a later connection opened for a transaction cannot be.
+  auto started = start_auth("host all all all trust\n", "max_connections = 4\n",
+                            users_file({{"scram_user", "scram_pass"}}));
+  ASSERT_TRUE(started) << started.error().message;
+  auto a = connect_pooled("md5_user", "md5_pass");
+  ASSERT_TRUE(a) << describe(a.error());
+  auto watch = monitor();
+  ASSERT_TRUE(watch);
+  const std::string count_sql = "select count(*) from pg_stat_activity where usename = 'md5_user'";
+  auto b = connect_pooled("md5_user", "md5_pass");
+  ASSERT_TRUE(b) << describe(b.error());
+  if (scalar_or_error(watch.get(), count_sql) != "1")
+    GTEST_SKIP() << "the second login did not reuse the first one's connection";
+  ASSERT_TRUE(exec(a->get(), "begin"));
+  // The first result is pgquay's FATAL (PQexec would report the closed connection after it).
+  ASSERT_EQ(PQsendQuery(b->get(), "select 1"), 1);
+  auto refused = next_result(b->get(), 20s);
+  ASSERT_TRUE(refused) << describe(refused.error());
+  ASSERT_TRUE(*refused);
+  EXPECT_EQ(result_sqlstate(refused->get()), "08004");
+  const char* primary = PQresultErrorField(refused->get(), PG_DIAG_MESSAGE_PRIMARY);
+  EXPECT_NE(
+      std::string(primary ? primary : "").find("pgquay cannot open another server connection"),
+      std::string::npos)
+      << PQresultErrorMessage(refused->get());
+}
+
 INSTANTIATE_TRANSACTION_TEST_SUITE(AuthTransactionTest);
 
 }  // namespace

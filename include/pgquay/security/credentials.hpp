@@ -37,7 +37,8 @@ class Credentials {
  public:
   Credentials() = default;
   Credentials(Credentials&&) noexcept = default;
-  Credentials& operator=(Credentials&&) noexcept = default;
+  // Wipes the passwords it replaces (a reload assigns the new credentials over the old).
+  Credentials& operator=(Credentials&& other) noexcept;
   Credentials(const Credentials&) = delete;
   Credentials& operator=(const Credentials&) = delete;
   ~Credentials();
@@ -75,6 +76,8 @@ class Credentials {
   [[nodiscard]] const Bytes& secret() const { return secret_; }
 
  private:
+  void wipe();
+
   std::map<std::string, std::string, std::less<>> users_;
   std::map<std::string, std::string, std::less<>> frontend_users_;
   std::map<std::string, std::string, std::less<>> admins_;

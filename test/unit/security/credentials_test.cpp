@@ -69,6 +69,16 @@ TEST(Credentials, KnownAndUnknownSaltsLookAlike) {
   EXPECT_EQ(again.client_verifier("a")->salt, c.client_verifier("a")->salt);
 }
 
+TEST(Credentials, AssignmentReplacesEverything) {
+  auto c = Credentials::from_maps({{"a", "old"}}, {{"f", "old"}}, {}, secret(1));
+  c = Credentials::from_maps({{"b", "new"}}, {}, {}, secret(2));
+  EXPECT_EQ(c.server_password("a"), nullptr);
+  EXPECT_EQ(c.client_password("f"), nullptr);
+  EXPECT_EQ(*c.server_password("b"), "new");
+  EXPECT_EQ(c.secret(), secret(2));
+  EXPECT_TRUE(scram_succeeds(*c.client_verifier("b"), "new"));
+}
+
 TEST(Credentials, LoadsFilesWithTheMasterKey) {
   TempDir home;
   ASSERT_TRUE(create_master_key(home.path(), kKey));
