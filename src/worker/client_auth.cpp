@@ -21,6 +21,9 @@ namespace {
 // however long the checks took: a client learns nothing from the timing, and guessing passwords
 // one connection at a time gets slow.
 constexpr std::chrono::milliseconds kAuthFailureDelay{500};
+// The longest password or SASL message accepted, as PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH: an
+// unauthenticated client cannot make pgquay buffer more.
+constexpr std::uint32_t kMaxAuthMessageLength = 65535;
 
 std::string_view method_name(config::HbaMethod method) {
   return config::to_string(method);
@@ -76,7 +79,8 @@ void Session::begin_client_auth() {
 
 void Session::read_client_auth() {
   auto error = each_message(
-      client_->input(), Phase::authenticate, [this](const proto::MessageView& m, std::string_view) {
+      client_->input(), Phase::authenticate,
+      [this](const proto::MessageView& m, std::string_view) {
         if (auth_step_ == AuthStep::failing || auth_step_ == AuthStep::none) return;
         if (m.type != proto::msg::kPasswordMessage) {
           saw_error_ = true;
@@ -87,7 +91,8 @@ void Session::read_client_auth() {
         }
         auth_message_at_ = std::chrono::steady_clock::now();
         on_client_auth_message(m.body);
-      });
+      },
+      kMaxAuthMessageLength);
   if (error) {
     saw_error_ = true;
     client_error(*error);

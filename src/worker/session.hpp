@@ -153,7 +153,9 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   // (the bytes stay readable until the stream receives again), for as long as the session stays
   // in `phase`: a handler that moves the session on ends the loop. Returns a framing error.
   template <typename Handle>
-  std::optional<proto::ProtoError> each_message(ev::InputBuffer& in, Phase phase, Handle&& handle);
+  std::optional<proto::ProtoError> each_message(
+      ev::InputBuffer& in, Phase phase, Handle&& handle,
+      std::uint32_t max_length = proto::kMaxMessageLength);
   // Records a ParameterStatus body in parameters_.
   void remember_parameter(std::string_view body);
 
@@ -233,9 +235,9 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
 
 template <typename Handle>
 std::optional<proto::ProtoError> Session::each_message(ev::InputBuffer& in, Phase phase,
-                                                       Handle&& handle) {
+                                                       Handle&& handle, std::uint32_t max_length) {
   while (phase_ == phase) {
-    auto next = proto::next_message(in.view());
+    auto next = proto::next_message(in.view(), max_length);
     if (!next) return next.error();
     if (!*next) return std::nullopt;
     const proto::MessageView message = **next;

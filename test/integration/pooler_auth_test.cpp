@@ -257,6 +257,19 @@ TEST_P(AuthTest, HalfAScramExchangeTimesOut) {
       << reply->bytes;
 }
 
+TEST_P(AuthTest, OversizedPasswordMessageIsRefused) {
+  auto started = start_auth("host all all all scram-sha-256\n");
+  ASSERT_TRUE(started) << started.error().message;
+  std::string body = be32(196608) + "user" + std::string(1, '\0') + "scram_user" +
+                     std::string(1, '\0') + std::string(2, '\0');
+  std::string startup = be32(static_cast<std::uint32_t>(body.size() + 4)) + body;
+  // Only the header of a 1 MB password message: pgquay must refuse it without waiting for it.
+  auto reply = send_raw(pgquay().port(), startup + "p" + be32(1U << 20), 5s);
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_TRUE(reply->closed);
+  EXPECT_NE(reply->bytes.find("08P01"), std::string::npos) << reply->bytes;
+}
+
 TEST_P(AuthTest, ReloadRereadsTheUsersFile) {
   auto started = start_auth("host all all all scram-sha-256\n");
   ASSERT_TRUE(started) << started.error().message;
