@@ -112,8 +112,8 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   void read_login();
   void read_client_during_login();
   void login_complete();
-  // Transaction pipeline: PostgreSQL's authentication request on a connection opened for a later
-  // transaction, where the client is not part of the login.
+  // PostgreSQL asks for a password the users file does not have, on a login the client is not
+  // part of (pgquay verified it, or a later transaction of the transaction pipeline): 08004.
   void login_without_client(std::string_view request);
   // setup.cpp
   void begin_setup();
