@@ -277,7 +277,8 @@ TEST_P(AuthTest, ReloadRereadsTheUsersFile) {
   // A broken file on reload changes nothing.
   ASSERT_TRUE(write_file(path, "scram_user:not-base64!\n"));
   ::kill(pgquay().pid(), SIGHUP);
-  ASSERT_TRUE(wait_until([&] { return log_contains("keeping the previous credentials"); }, 10s))
+  // The error names the file and line (the rest of the wording belongs to the reload code).
+  ASSERT_TRUE(wait_until([&] { return log_contains("pgquay_users.conf:1: "); }, 10s))
       << pgquay().log_text();
   expect_connects_as("scram_user", "scram_pass");
   ASSERT_TRUE(write_file(path, users_file({{"scram_user", "scram_pass"}, {"md5_user", "new"}})));
