@@ -15,6 +15,8 @@
 #include "pgquay/config/config.hpp"
 #include "pgquay/ev/loop.hpp"
 #include "pgquay/net/address.hpp"
+#include "pgquay/security/credentials.hpp"
+#include "pgquay/security/master_key.hpp"
 #include "pgquay/server/server.hpp"
 #include "pgquay/worker/worker.hpp"
 
@@ -26,34 +28,44 @@ struct Options {
   std::string config_path = PGQUAY_SYSCONFDIR "/pgquay.conf";
   std::string hba_path = PGQUAY_SYSCONFDIR "/pgquay_hba.conf";
   std::string databases_path;
+  security::CredentialFiles credentials;
   bool daemon = false;
 };
 
 void usage(FILE* out) {
   std::fprintf(out,
                "pgquay %s: a pre-forking connection pooler for PostgreSQL\n\n"
-               "Usage: pgquay [-c pgquay.conf] [-a pgquay_hba.conf] [-l pgquay_databases.conf] "
-               "[-d]\n\n"
-               "  -c, --config FILE      main configuration (default %s/pgquay.conf)\n"
-               "  -a, --hba FILE         client access rules (default %s/pgquay_hba.conf)\n"
-               "  -l, --limit FILE       per database/user limits (optional)\n"
-               "  -d, --daemon           run in the background\n"
-               "  -V, --version          print the version\n"
-               "  -?, --help             this text\n",
-               PGQUAY_VERSION, PGQUAY_SYSCONFDIR, PGQUAY_SYSCONFDIR);
+               "Usage: pgquay [-c pgquay.conf] [-a pgquay_hba.conf] [-l pgquay_databases.conf]\n"
+               "              [-u pgquay_users.conf] [-F pgquay_frontend_users.conf]\n"
+               "              [-A pgquay_admins.conf] [-d]\n\n"
+               "  -c, --config FILE          main configuration (default %s/pgquay.conf)\n"
+               "  -a, --hba FILE             client access rules (default %s/pgquay_hba.conf)\n"
+               "  -l, --limit FILE           per database/user limits (optional)\n"
+               "  -u, --users FILE           passwords for PostgreSQL and clients (optional)\n"
+               "  -F, --frontend-users FILE  passwords clients give pgquay (optional)\n"
+               "  -A, --admins FILE          management users (optional)\n"
+               "  -d, --daemon               run in the background\n"
+               "  -V, --version              print the version\n"
+               "  -?, --help                 this text\n\n"
+               "The optional files are read from %s when they exist there and are not given.\n"
+               "Users files are decrypted with ~/.pgquay/master.key (or ~/.pgagroal/master.key).\n",
+               PGQUAY_VERSION, PGQUAY_SYSCONFDIR, PGQUAY_SYSCONFDIR, PGQUAY_SYSCONFDIR);
 }
 
 std::optional<Options> parse_arguments(int argc, char** argv) {
   static const option long_options[] = {{"config", required_argument, nullptr, 'c'},
                                         {"hba", required_argument, nullptr, 'a'},
                                         {"limit", required_argument, nullptr, 'l'},
+                                        {"users", required_argument, nullptr, 'u'},
+                                        {"frontend-users", required_argument, nullptr, 'F'},
+                                        {"admins", required_argument, nullptr, 'A'},
                                         {"daemon", no_argument, nullptr, 'd'},
                                         {"version", no_argument, nullptr, 'V'},
                                         {"help", no_argument, nullptr, '?'},
                                         {nullptr, 0, nullptr, 0}};
   Options options;
   int c;
-  while ((c = getopt_long(argc, argv, "c:a:l:dV?", long_options, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "c:a:l:u:F:A:dV?", long_options, nullptr)) != -1) {
     switch (c) {
       case 'c':
         options.config_path = optarg;
@@ -63,6 +75,15 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
         break;
       case 'l':
         options.databases_path = optarg;
+        break;
+      case 'u':
+        options.credentials.users = optarg;
+        break;
+      case 'F':
+        options.credentials.frontend_users = optarg;
+        break;
+      case 'A':
+        options.credentials.admins = optarg;
         break;
       case 'd':
         options.daemon = true;
@@ -78,11 +99,17 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
         std::exit(2);
     }
   }
-  if (options.databases_path.empty()) {
-    // Like the other files, the limits file has a default location; there it is optional.
-    std::string fallback = PGQUAY_SYSCONFDIR "/pgquay_databases.conf";
-    if (::access(fallback.c_str(), F_OK) == 0) options.databases_path = fallback;
-  }
+  // Like the other files, the optional ones have a default location; there they are optional
+  // (as in pgagroal), while a file named on the command line must exist.
+  auto fallback = [](std::string& path, const char* name) {
+    if (!path.empty()) return;
+    std::string candidate = std::string(PGQUAY_SYSCONFDIR "/") + name;
+    if (::access(candidate.c_str(), F_OK) == 0) path = candidate;
+  };
+  fallback(options.databases_path, "pgquay_databases.conf");
+  fallback(options.credentials.users, "pgquay_users.conf");
+  fallback(options.credentials.frontend_users, "pgquay_frontend_users.conf");
+  fallback(options.credentials.admins, "pgquay_admins.conf");
   if (optind < argc) {
     std::fprintf(stderr, "pgquay: unexpected argument '%s'\n", argv[optind]);
     usage(stderr);
@@ -95,6 +122,7 @@ Result<worker::Context> load_files(const Options& options) {
   worker::Context context;
   context.hba_path = options.hba_path;
   context.databases_path = options.databases_path;
+  context.credential_files = options.credentials;
   auto config = config::load_main_config(options.config_path);
   if (!config) return Unexpected(config.error());
   context.config = std::move(*config);
@@ -111,6 +139,16 @@ Result<worker::Context> load_files(const Options& options) {
                                        context.config.main.max_connections, options.databases_path);
     if (!sized) return Unexpected(sized.error());
   }
+  if (context.credential_files.any()) {
+    auto home = security::home_directory();
+    if (!home) return Unexpected(home.error());
+    context.home = std::move(*home);
+  }
+  auto secret = security::Credentials::make_secret();
+  if (!secret) return Unexpected(secret.error());
+  auto credentials = security::Credentials::load(context.credential_files, context.home, *secret);
+  if (!credentials) return Unexpected(credentials.error());
+  context.credentials = std::move(*credentials);
   return context;
 }
 
@@ -193,6 +231,11 @@ int main(int argc, char** argv) {
   auto context = load_files(*options);
   if (!context) return fail_startup(context.error());
   if (auto ok = open_log(context->config.main); !ok) return fail_startup(ok.error());
+  if (context->credential_files.any()) {
+    PGQ_INFO("credentials: %zu user(s), %zu frontend user(s), %zu admin(s)",
+             context->credentials.user_count(), context->credentials.frontend_user_count(),
+             context->credentials.admins().size());
+  }
   if (options->daemon) {
     if (auto ok = daemonize(); !ok) return fail_startup(ok.error());
   }

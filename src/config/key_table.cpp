@@ -181,7 +181,9 @@ std::span<const K> build_main_keys() {
       {.name = "allow_unknown_users",
        .default_text = "on",
        .apply = Apply::reload,
-       .doc = "Let users missing from pgquay_users.conf connect (authenticated by PostgreSQL)",
+       .doc = "Let password clients pgquay has no password for (not in the users files) "
+              "connect, authenticated by PostgreSQL on a fresh connection; `off`: they fail "
+              "like a wrong password",
        .binding = field<&M::allow_unknown_users>()},
       {.name = "rotate_frontend_password_timeout",
        .default_text = "0",

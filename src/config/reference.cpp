@@ -154,7 +154,12 @@ host       all       all       all             reject
 | DATABASE | `all`, a database name, or names separated by commas |
 | USER | `all`, a user name, or names separated by commas |
 | ADDRESS | `all`, or an IPv4 or IPv6 address with an optional `/prefix` (without one: that host only). A `local` rule has no address: leave the column out or write `all` |
-| METHOD | `trust`, `reject`, `password`, `md5`, `scram-sha-256`, `cert` (TLS client certificate; `hostssl` only), `all` (whatever PostgreSQL asks for, as in pgagroal) |
+| METHOD | `trust`, `reject`, `password`, `md5`, `scram-sha-256`, `cert` (TLS client certificate; `hostssl` only), `all` (SCRAM-SHA-256 for users in the users files; for others whatever PostgreSQL asks for, as in pgagroal) |
+
+For the password methods pgquay verifies the client itself when the users files (`pgquay -u`, `-F`)
+hold the user's password, and logs in to PostgreSQL with the users file's password; other users
+are authenticated by PostgreSQL on a fresh connection (`allow_unknown_users = on`) or refused like
+a wrong password (`off`). See *Authentication* in ARCHITECTURE.md.
 
 Keywords are not case-sensitive; names are. pgagroal has no `local` type, so for compatibility a
 `host` rule whose ADDRESS is `all` also matches Unix socket clients. IPv4 clients seen on an IPv6

@@ -404,8 +404,12 @@ Result<management::Json> Server::reload() {
                                        context_.databases_path);
     if (!sized) return refuse(sized.error());
   }
+  auto credentials = security::Credentials::load(context_.credential_files, context_.home,
+                                                 context_.credentials.secret());
+  if (!credentials) return refuse(credentials.error());
   context_.hba = std::move(*hba);
   context_.databases = std::move(databases);
+  context_.credentials = std::move(*credentials);
   // Cached workers were forked with the old rules: replace them.
   for (pid_t pid : idle_workers_) {
     auto it = workers_.find(pid);
@@ -434,6 +438,11 @@ Result<management::Json> Server::reload() {
   PGQ_INFO("reload: %s%s%s reloaded (%zu hba rules)", context_.hba_path.c_str(),
            context_.databases_path.empty() ? "" : " and ", context_.databases_path.c_str(),
            context_.hba.size());
+  if (context_.credential_files.any()) {
+    PGQ_INFO("reload: credentials reloaded (%zu user(s), %zu frontend user(s), %zu admin(s))",
+             context_.credentials.user_count(), context_.credentials.frontend_user_count(),
+             context_.credentials.admins().size());
+  }
   return management::Json{{"applied", std::move(applied)},
                           {"hba_rules", context_.hba.size()},
                           {"limits", context_.databases.limits.size()},

@@ -156,9 +156,11 @@ void Session::on_grant_pooled(int slot, Fd server) {
     params.remove_prefix((*m)->size);
   }
   server_ = std::make_unique<ev::Stream>(loop_, std::move(server), *this);
-  std::string out;
-  proto::build_authentication_ok(out);
-  if (client_) client_->write(out);
+  if (client_ && !client_authenticated_) {
+    std::string out;
+    proto::build_authentication_ok(out);
+    client_->write(out);
+  }
   begin_setup();
 }
 

@@ -1,5 +1,7 @@
-// Creating a server connection: connect, then relay PostgreSQL's authentication exchange between
-// the server and the client (cleartext, md5 and SCRAM-SHA-256 messages pass through unchanged).
+// Creating a server connection: connect, then log in. pgquay answers PostgreSQL's authentication
+// request itself when the users file has the user's password (server_auth.cpp); otherwise the
+// exchange is relayed between the server and a client pgquay did not verify (cleartext, md5 and
+// SCRAM-SHA-256 messages pass through unchanged).
 #include <cstring>
 
 #include "pgquay/common/log.hpp"
@@ -59,6 +61,10 @@ void Session::on_server_connected(int error) {
     return release_server(false);
   }
   phase_ = Phase::login;
+  // With the user's password in the users file pgquay logs in itself; otherwise PostgreSQL's
+  // request goes to the client (which then has not been verified by pgquay).
+  server_auth_by_pgquay_ = context_.credentials.server_password(user_) != nullptr;
+  scram_client_.reset();
   // Only user and database: the connection's defaults stay the server's own, and each client's
   // parameters are applied on top with set_config (and removed by DISCARD ALL).
   std::vector<std::pair<std::string, std::string>> params{{"user", user_}, {"database", database_}};
@@ -71,15 +77,27 @@ void Session::read_login() {
   auto error = each_message(
       server_->input(), Phase::login, [this](const proto::MessageView& m, std::string_view whole) {
         switch (m.type) {
-          case 'R':  // authentication request (or AuthenticationOk): the client answers it
-            if (client_ready_) return login_without_client(m.body);
+          case 'R': {
+            // The client already has its AuthenticationOk when pgquay verified it or this is a
+            // later connection of the transaction pipeline: then the login is pgquay's alone.
+            const bool client_done = client_ready_ || client_authenticated_;
+            if (m.body.size() >= 4 && proto::read_i32(m.body) == 0) {
+              if (!client_done && client_) client_->write(whole);
+              break;
+            }
+            if (server_auth_by_pgquay_) return answer_server_auth(m.body);
+            if (client_done) return login_without_client(m.body);
+            relayed_auth_ = true;
             if (client_) client_->write(whole);
             break;
+          }
           case 'N':
             if (client_ && !client_ready_) client_->write(whole);
             break;
           case 'E':
-            PGQ_WARN("%s: PostgreSQL refused the login", describe().c_str());
+            PGQ_WARN("%s: PostgreSQL refused the login%s", describe().c_str(),
+                     server_auth_by_pgquay_ ? " with the users file's password" : "");
+            note_relayed_auth(false);
             client_raw_error(std::string(whole));
             release_server(false);
             break;
@@ -105,16 +123,15 @@ void Session::read_login() {
 
 void Session::login_without_client(std::string_view request) {
   auto code = request.size() >= 4 ? proto::read_i32(request) : -1;
-  if (code == 0) return;  // AuthenticationOk: PostgreSQL trusts this user
-  // The client's own answer cannot be replayed (md5 and SCRAM are salted per attempt), and this
-  // version keeps no passwords: the transaction pipeline grows the pool only where PostgreSQL
-  // trusts pgquay, or through client logins.
+  // The client's own answer cannot be replayed (md5 and SCRAM are salted per attempt), and the
+  // users file has no password for this user: the pool grows only where PostgreSQL trusts pgquay,
+  // or through client logins.
   PGQ_WARN("%s: PostgreSQL asks for a password to open another server connection (method %d)",
            describe().c_str(), code);
   client_error("08004", "pgquay cannot open another server connection for user \"" + user_ + "\"",
-               "PostgreSQL asked for a password and the transaction pipeline has none to give; "
-               "allow pgquay's address with trust in pg_hba.conf, or raise the pool's size so "
-               "client logins open the connections.");
+               "PostgreSQL asked for a password and the client is not part of this login; "
+               "add the user's password to pgquay_users.conf (-u), or allow pgquay's address "
+               "with trust in pg_hba.conf.");
   release_server(false);
 }
 
@@ -139,6 +156,7 @@ void Session::read_client_during_login() {
 }
 
 void Session::login_complete() {
+  note_relayed_auth(true);
   pool::Slot& s = slot();
   s.backend_pid = backend_key_.pid;
   s.backend_secret = backend_key_.secret;

@@ -72,6 +72,8 @@ void Session::on_stream_data(ev::Stream& stream) {
     switch (phase_) {
       case Phase::startup:
         return read_startup();
+      case Phase::authenticate:
+        return read_client_auth();
       case Phase::login:
         return read_client_during_login();
       case Phase::relay:

@@ -1,8 +1,10 @@
 // Private to the worker: one client session from its first byte to its last.
 //
 // Phases: startup (SSLRequest/GSSENCRequest answered 'N', CancelRequest forwarded, startup packet
-// checked against hba) -> acquire (ask main for a server connection, maybe wait in its queue) ->
-// login (new connections only: PostgreSQL's authentication exchange relayed to the client) ->
+// checked against hba) -> authenticate (password methods for users pgquay knows: pgquay verifies
+// the client itself) -> acquire (ask main for a server connection, maybe wait in its queue) ->
+// login (new connections only: pgquay answers PostgreSQL's authentication request with the users
+// file's password, or relays the exchange to a client pgquay did not verify) ->
 // setup (the client's startup parameters applied with set_config) -> relay (the pipeline) ->
 // reset (ROLLBACK if needed, DISCARD ALL) -> release (connection handed back to main) -> exit.
 //
@@ -12,6 +14,7 @@
 // back clean, without a reset) -> idle.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,12 +33,15 @@
 #include "pgquay/proto/framing.hpp"
 #include "pgquay/proto/messages.hpp"
 #include "pgquay/proto/startup.hpp"
+#include "pgquay/security/md5.hpp"
+#include "pgquay/security/scram_exchange.hpp"
 #include "pgquay/worker/context.hpp"
 
 namespace pgquay::worker {
 
 enum class Phase {
   startup,
+  authenticate,  // pgquay verifying the client's password
   acquire,
   connect,
   login,
@@ -77,6 +83,22 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   void read_startup();
   void handle_startup(const proto::StartupMessage& message);
   void handle_cancel(const proto::BackendKey& key);
+  // client_auth.cpp
+  // After the hba match for a password method: pgquay runs the exchange itself when it knows the
+  // user's password (or allow_unknown_users is off), else the client goes on to PostgreSQL.
+  void begin_client_auth();
+  void read_client_auth();
+  void on_client_auth_message(std::string_view body);
+  void client_auth_succeeded();
+  // Logs `reason` and, after kAuthFailureDelay counted from the client's last message, sends the
+  // same FATAL 28P01 whatever the reason.
+  void client_auth_failed(std::string_view reason);
+  // Counts and logs the outcome of a password exchange relayed between client and PostgreSQL.
+  void note_relayed_auth(bool success);
+  // server_auth.cpp
+  // Answers PostgreSQL's authentication request on a fresh connection with the users file's
+  // password (no client involved); a request it cannot answer fails the session.
+  void answer_server_auth(std::string_view request);
   // acquire.cpp
   void request_connection();
   void send_acquire(bool retry = false);
@@ -90,8 +112,8 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   void read_login();
   void read_client_during_login();
   void login_complete();
-  // Transaction pipeline: PostgreSQL's authentication request on a connection opened for a later
-  // transaction, where the client is not part of the login.
+  // PostgreSQL asks for a password the users file does not have, on a login the client is not
+  // part of (pgquay verified it, or a later transaction of the transaction pipeline): 08004.
   void login_without_client(std::string_view request);
   // setup.cpp
   void begin_setup();
@@ -137,7 +159,9 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   // (the bytes stay readable until the stream receives again), for as long as the session stays
   // in `phase`: a handler that moves the session on ends the loop. Returns a framing error.
   template <typename Handle>
-  std::optional<proto::ProtoError> each_message(ev::InputBuffer& in, Phase phase, Handle&& handle);
+  std::optional<proto::ProtoError> each_message(
+      ev::InputBuffer& in, Phase phase, Handle&& handle,
+      std::uint32_t max_length = proto::kMaxMessageLength);
   // Records a ParameterStatus body in parameters_.
   void remember_parameter(std::string_view body);
 
@@ -173,6 +197,19 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   config::HbaMethod method_ = config::HbaMethod::reject;
   bool reuse_allowed_ = false;
 
+  // Authentication (client_auth.cpp, server_auth.cpp).
+  enum class AuthStep { none, cleartext, md5, sasl_initial, sasl_response, failing };
+  AuthStep auth_step_ = AuthStep::none;
+  bool client_known_ = false;           // pgquay has the password the client must give
+  bool client_authenticated_ = false;   // pgquay verified the client and sent AuthenticationOk
+  bool relayed_auth_ = false;           // the client answered PostgreSQL's password request
+  bool server_auth_by_pgquay_ = false;  // pgquay answers PostgreSQL with the users file's password
+  security::Md5Salt md5_salt_{};
+  std::optional<security::scram::ServerExchange> scram_server_;
+  std::optional<security::scram::ClientExchange> scram_client_;
+  std::chrono::steady_clock::time_point auth_message_at_{};
+  std::unique_ptr<ev::Timer> auth_failure_timer_;
+
   uint32_t request_ = 0;  // the acquire this session waits for (0: none)
   void give_back_grant(const pool::ControlMessage& grant, bool pooled);
   int slot_ = -1;
@@ -205,9 +242,9 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
 
 template <typename Handle>
 std::optional<proto::ProtoError> Session::each_message(ev::InputBuffer& in, Phase phase,
-                                                       Handle&& handle) {
+                                                       Handle&& handle, std::uint32_t max_length) {
   while (phase_ == phase) {
-    auto next = proto::next_message(in.view());
+    auto next = proto::next_message(in.view(), max_length);
     if (!next) return next.error();
     if (!*next) return std::nullopt;
     const proto::MessageView message = **next;

@@ -100,7 +100,8 @@ void Session::finish_setup() {
   s.last_used_ms = pool::now_ms();
 
   record_applied();
-  reuse_allowed_ = true;  // the client is verified (trust, or PostgreSQL accepted its password)
+  // The client is verified (trust, pgquay checked its password, or PostgreSQL accepted it).
+  reuse_allowed_ = true;
   std::string out;
   for (const auto& [name, value] : parameters_) proto::build_parameter_status(out, name, value);
   proto::build_backend_key_data(out, client_key_);

@@ -76,7 +76,7 @@ void Session::handle_startup(const proto::StartupMessage& message) {
                         "TLS is not enabled on this pgquay.");
   method_ = rule->method;
   // Only a client whose identity pgquay vouches for may get a connection another client logged
-  // in: `trust` says so. Password methods are relayed to PostgreSQL on a fresh connection.
+  // in: `trust` says so, and so does a password pgquay verified (begin_client_auth).
   reuse_allowed_ = method_ == config::HbaMethod::trust;
   switch (context_.config.main.update_process_title) {
     case config::UpdateProcessTitle::never:
@@ -90,7 +90,8 @@ void Session::handle_startup(const proto::StartupMessage& message) {
                          requested_database_);
       break;
   }
-  request_connection();
+  if (method_ == config::HbaMethod::trust) return request_connection();
+  begin_client_auth();
 }
 
 void Session::handle_cancel(const proto::BackendKey& key) {

@@ -143,6 +143,11 @@ Result<void> PoolerTest::start_pgquay(PoolerSettings settings) {
     options.hba = settings.hba;
     options.databases = settings.databases;
     options.env = settings.env;
+    options.users = settings.users;
+    options.frontend_users = settings.frontend_users;
+    options.admins = settings.admins;
+    options.users_mode = settings.users_mode;
+    options.master_key = settings.master_key;
     auto started = PgquayProcess::start(std::move(options));
     if (started) {
       pgquay_ = std::move(*started);

@@ -50,6 +50,13 @@ struct PoolerSettings {
   std::string hba = "host all all all trust\n";
   std::string databases;         // pgquay_databases.conf; empty = not passed
   std::vector<std::string> env;  // "NAME=value" for pgquay's environment
+  // Credentials (see PgquayOptions): users files passed with -u / -F / -A when non-empty, and the
+  // master key written to pgquay's HOME.
+  std::string users;
+  std::string frontend_users;
+  std::string admins;
+  unsigned users_mode = 0600;
+  std::string master_key;
 };
 
 // Parameterised over PoolerMode. Instantiate with INSTANTIATE_POOLER_TEST_SUITE(Fixture).

@@ -61,8 +61,8 @@ struct Statistics {
   std::atomic<uint64_t> server_connections_closed{0};
   std::atomic<uint64_t> worker_crashes{0};   // workers that exited abnormally
   std::atomic<uint64_t> sessions{0};         // clients handed to a worker
-  std::atomic<uint64_t> auth_success{0};     // client logins that succeeded (workers count)
-  std::atomic<uint64_t> auth_failure{0};     // client logins refused (workers count)
+  std::atomic<uint64_t> auth_success{0};     // password exchanges pgquay decided or relayed
+  std::atomic<uint64_t> auth_failure{0};     // ... that failed (trust is not counted)
   std::atomic<uint64_t> reloads{0};          // successful configuration reloads
   std::atomic<uint64_t> reload_failures{0};  // reloads refused because a file was wrong
   std::atomic<uint64_t> wait_timeouts{0};    // clients refused after blocking_timeout

@@ -12,6 +12,7 @@
 #include "pgquay/config/hba.hpp"
 #include "pgquay/net/address.hpp"
 #include "pgquay/pool/shared_state.hpp"
+#include "pgquay/security/credentials.hpp"
 
 namespace pgquay::worker {
 
@@ -21,6 +22,9 @@ struct Context {
   config::Config config;
   std::vector<config::HbaRule> hba;
   config::DatabasesConfig databases;
+  security::CredentialFiles credential_files;  // users, frontend users, admins ("" = not used)
+  std::string home;                            // where the master key is looked for
+  security::Credentials credentials;
   pool::SharedState* shared = nullptr;
 };
 

@@ -1,5 +1,8 @@
 #include "harness/pgquay_process.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
@@ -7,6 +10,7 @@
 
 #include "harness/ports.hpp"
 #include "harness/postgres_server.hpp"
+#include "pgquay/security/master_key.hpp"
 
 namespace pgquay::test {
 namespace {
@@ -97,9 +101,31 @@ Result<std::unique_ptr<PgquayProcess>> PgquayProcess::start(PgquayOptions option
     if (auto r = add_file("-l", "pgquay_databases.conf", options.databases); !r)
       return Unexpected(r.error());
   }
-  if (!options.users.empty()) {
-    if (auto r = add_file("-u", "pgquay_users.conf", options.users); !r)
+  auto give = [&](const std::string& path) -> Result<void> {
+    if (run_as && ::chown(path.c_str(), run_as->uid, run_as->gid) != 0)
+      return fail_errno("chown " + path);
+    return {};
+  };
+  auto add_users_file = [&](std::string_view flag, std::string_view name,
+                            const std::string& text) -> Result<void> {
+    if (text.empty()) return {};
+    if (auto r = add_file(flag, name, text); !r) return r;
+    const std::string path = dir->file(name);
+    if (::chmod(path.c_str(), options.users_mode) != 0) return fail_errno("chmod " + path);
+    return give(path);
+  };
+  if (auto r = add_users_file("-u", "pgquay_users.conf", options.users); !r)
+    return Unexpected(r.error());
+  if (auto r = add_users_file("-F", "pgquay_frontend_users.conf", options.frontend_users); !r)
+    return Unexpected(r.error());
+  if (auto r = add_users_file("-A", "pgquay_admins.conf", options.admins); !r)
+    return Unexpected(r.error());
+  if (!options.master_key.empty()) {
+    auto path = security::create_master_key(dir->path(), options.master_key);
+    if (!path) return Unexpected(path.error());
+    if (auto r = give(security::master_key_directory(dir->path(), security::KeySource::pgquay)); !r)
       return Unexpected(r.error());
+    if (auto r = give(*path); !r) return Unexpected(r.error());
   }
   for (auto& arg : options.extra_args) spawn.argv.push_back(std::move(arg));
   spawn.env = std::move(options.env);

@@ -28,6 +28,14 @@ struct PgquayOptions {
   std::string hba;
   std::string databases;
   std::string users;
+  // Passed with -F / -A when non-empty. The users files (users, frontend_users, admins) are
+  // written with `users_mode` and owned by the user pgquay runs as.
+  std::string frontend_users;
+  std::string admins;
+  unsigned users_mode = 0600;
+  // When non-empty, written to <HOME>/.pgquay/master.key (base64, 0600 in a 0700 directory, as
+  // `pgquay-admin master-key` does) for the process's own HOME directory.
+  std::string master_key;
   std::vector<std::string> extra_args;
   // "NAME=value" environment entries. HOME is the process's directory unless set here, so
   // nothing the test runs reads or writes the real user's ~/.pgquay (master key, users files).
