@@ -58,6 +58,7 @@ void PoolManager::close_slot(int index) {
   slot.params_length = 0;
   slot.applied_length = 0;
   slot.settings_signature = 0;
+  slot.parked_by.store(0);
   slot.prepared.count = 0;
   slot.prepared.unknown = false;
   slot.user[0] = '\0';
@@ -92,7 +93,12 @@ PoolManager::Grant PoolManager::try_grant(const Waiter& waiter) {
       send_fd = server_fds_[chosen].get();
       context_.shared->stats.server_connections_reused.fetch_add(1);
     } else {
-      chosen = -1;
+      chosen = reclaim_parked(req);
+      if (chosen >= 0) {
+        slots[chosen].owner_pid.store(waiter.pid);
+        send_fd = server_fds_[chosen].get();
+        context_.shared->stats.server_connections_reused.fetch_add(1);
+      }
     }
   }
 
@@ -150,6 +156,21 @@ PoolManager::Grant PoolManager::try_grant(const Waiter& waiter) {
   return reply.type == ControlType::grant_pooled ? Grant::pooled : Grant::create;
 }
 
+int PoolManager::reclaim_parked(const ControlMessage& req) {
+  auto slots = context_.shared->all_slots();
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Slot& s = slots[i];
+    if (s.state.load() != SlotState::in_use || !server_fds_[i] ||
+        s.database_name() != req.database || s.user_name() != req.user)
+      continue;
+    int32_t parker = s.parked_by.load();
+    // Winning the exchange makes the connection main's to give: the worker that parked it finds
+    // it gone at its client's next transaction and asks like everyone else.
+    if (parker != 0 && s.parked_by.compare_exchange_strong(parker, 0)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 void PoolManager::deny(const Waiter& waiter, DenyReason reason) {
   ControlMessage reply{};
   reply.type = ControlType::deny;
@@ -179,7 +200,12 @@ void PoolManager::on_message(pid_t pid, int control_fd, const ControlMessage& me
         return std::string_view(w.request.user) == req.user &&
                std::string_view(w.request.database) == req.database;
       });
-      if ((!others_waiting || req.retry) && try_grant(waiter) != Grant::none) return;
+      // Published before try_grant looks for parked connections (see connection_demand).
+      context_.shared->connection_demand.store(static_cast<int64_t>(waiters_.size()) + 1);
+      if ((!others_waiting || req.retry) && try_grant(waiter) != Grant::none) {
+        publish_waiting();
+        return;
+      }
       auto timeout = context_.config.main.blocking_timeout.count();
       waiter.deadline_ms = timeout > 0 ? pool::now_ms() + timeout : 0;
       if (req.retry) {
@@ -187,7 +213,7 @@ void PoolManager::on_message(pid_t pid, int control_fd, const ControlMessage& me
       } else {
         waiters_.push_back(waiter);
       }
-      context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+      publish_waiting();
       arm_deadline_timer();
       return;
     }
@@ -244,15 +270,21 @@ void PoolManager::worker_gone(pid_t pid) {
   waiters_.erase(std::remove_if(waiters_.begin(), waiters_.end(),
                                 [pid](const Waiter& w) { return w.pid == pid; }),
                  waiters_.end());
-  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+  publish_waiting();
   if (freed || !waiters_.empty()) serve_waiters();
+}
+
+void PoolManager::publish_waiting() {
+  auto waiting = static_cast<int64_t>(waiters_.size());
+  context_.shared->stats.clients_waiting.store(waiting);
+  context_.shared->connection_demand.store(waiting);
 }
 
 void PoolManager::forget_waiter(pid_t pid) {
   waiters_.erase(std::remove_if(waiters_.begin(), waiters_.end(),
                                 [pid](const Waiter& w) { return w.pid == pid; }),
                  waiters_.end());
-  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+  publish_waiting();
 }
 
 void PoolManager::serve_waiters() {
@@ -274,7 +306,7 @@ void PoolManager::serve_waiters() {
       ++it;
     }
   }
-  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+  publish_waiting();
   arm_deadline_timer();
 }
 
@@ -305,7 +337,7 @@ void PoolManager::on_deadline() {
       ++it;
     }
   }
-  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+  publish_waiting();
   arm_deadline_timer();
 }
 
@@ -315,7 +347,7 @@ void PoolManager::close_all() {
     deny(w, DenyReason::shutting_down);
   }
   waiters_.clear();
-  context_.shared->stats.clients_waiting.store(0);
+  publish_waiting();
   for (size_t i = 0; i < server_fds_.size(); ++i) {
     if (server_fds_[i]) close_slot(static_cast<int>(i));
   }
@@ -376,7 +408,7 @@ void PoolManager::deny_waiters_for(std::string_view database, DenyReason reason)
       ++it;
     }
   }
-  context_.shared->stats.clients_waiting.store(static_cast<int64_t>(waiters_.size()));
+  publish_waiting();
   arm_deadline_timer();
 }
 

@@ -123,7 +123,6 @@ void Session::on_control() {
   }
 }
 
-namespace {
 // A pooled connection whose backend was terminated (pg_terminate_backend, a server restart) has
 // its FATAL and end-of-stream waiting in the socket; a healthy idle one has nothing to read.
 bool pooled_connection_alive(int fd) {
@@ -131,7 +130,6 @@ bool pooled_connection_alive(int fd) {
   ssize_t r = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
-}  // namespace
 
 void Session::on_grant_pooled(int slot, Fd server) {
   if (!pooled_connection_alive(server.get())) {

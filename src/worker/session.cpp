@@ -31,7 +31,9 @@ Session::Session(ev::Loop& loop, const Context& context, int control_fd, uint32_
       transaction_mode_(config::effective_pipeline(context.config.main) ==
                         config::Pipeline::transaction) {}
 
-Session::~Session() = default;
+Session::~Session() {
+  release_parked();
+}
 
 void Session::start() {
   started_ms_ = pool::now_ms();
@@ -113,6 +115,7 @@ void Session::on_stream_closed(ev::Stream& stream, int error) {
     if (phase_ == Phase::relay) return relay_->client_closed(error);
     if (phase_ == Phase::idle) {
       log_disconnection(error ? std::strerror(error) : "client closed the connection");
+      release_parked();
       client_.reset();
       return maybe_finish();
     }

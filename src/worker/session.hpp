@@ -39,6 +39,10 @@
 
 namespace pgquay::worker {
 
+// True when a pooled connection's socket has nothing to read (a terminated backend leaves its
+// FATAL and end-of-stream there).
+bool pooled_connection_alive(int fd);
+
 enum class Phase {
   startup,
   authenticate,  // pgquay verifying the client's password
@@ -142,6 +146,14 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   void start_transaction_relay();
   void detach_server();
   void finish_detach(bool clean);
+  // Between transactions, while no client waits for a connection, the worker keeps its clean
+  // connection (parked, slot.parked_by) instead of handing it back: the next transaction needs
+  // no exchange with main. Main may reclaim it at any time (pool/slot.hpp).
+  bool park();
+  // The parked connection for this transaction, if main has not reclaimed it.
+  bool unpark();
+  // Hands a parked connection back to main (the session ends), unless main took it already.
+  void release_parked();
   // finish.cpp
   void begin_reset(proto::TxStatus status);
   void read_reset();
@@ -226,6 +238,8 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   pipeline::ParameterMap client_view_;  // the reported parameters as the client was told them
   pipeline::PreparedStatements statements_;
   std::optional<pipeline::ServerStatements> server_statements_;
+  int parked_slot_ = -1;
+  Fd parked_fd_;
   proto::BackendKey backend_key_{};
   proto::BackendKey client_key_{};
   int setup_pending_ = 0;

@@ -1,6 +1,9 @@
 // The transaction pipeline's cycle: the client holds a server connection only from the first
 // message of a transaction until PostgreSQL reports it idle again between requests.
+#include <unistd.h>
+
 #include <cstring>
+#include <utility>
 
 #include "pgquay/common/log.hpp"
 #include "pgquay/proto/error_fields.hpp"
@@ -68,11 +71,13 @@ void Session::on_idle_client_data() {
   if (*next && (**next).type == 'X') {
     // Terminate needs no server connection.
     log_disconnection(pipeline::end_reason_name(pipeline::EndReason::client_terminated));
+    release_parked();
     client_.reset();
     return maybe_finish();
   }
   // The bytes wait in the client's buffer until a connection is there (reading stops beyond a
   // limit, see on_stream_data, so a client streaming a large COPY does not fill memory).
+  if (unpark()) return;
   request_connection();
 }
 
@@ -171,17 +176,73 @@ void Session::finish_detach(bool clean) {
     // The client's own SET of a reported setting: the connection now looks as it wants.
     mark_settings_current();
   }
+  if (clean) ++s.sessions;
+  if (clean && park()) return enter_idle();
   pool::ControlMessage message{};
   message.type = pool::ControlType::release;
   message.slot = slot_;
   message.clean = clean ? 1 : 0;
-  if (clean) ++s.sessions;
   send_control(message);
   if (!clean) {
     PGQ_DEBUG("%s: server connection in slot %d closed after the transaction", describe().c_str(),
               slot_);
   }
   enter_idle();
+}
+
+bool Session::park() {
+  if (server_->output_pending() > 0) return false;
+  pool::Slot& s = slot();
+  const auto me = static_cast<int32_t>(getpid());
+  s.client_key_pid.store(0);  // no cancel may reach this backend while it waits here
+  s.client_key_secret.store(0);
+  s.last_used_ms = pool::now_ms();
+  s.parked_by.store(me);
+  // Someone asked main for a connection meanwhile (main raises the demand before it looks for
+  // parked connections): hand this one back instead, unless main took it already.
+  if (context_.shared->connection_demand.load() > 0) {
+    int32_t expected = me;
+    if (s.parked_by.compare_exchange_strong(expected, 0)) return false;  // released as usual
+    server_.reset();  // main has it: our copy of the socket is closed
+    return true;
+  }
+  parked_slot_ = slot_;
+  parked_fd_ = server_->release();
+  return true;
+}
+
+bool Session::unpark() {
+  if (parked_slot_ < 0) return false;
+  const int slot = std::exchange(parked_slot_, -1);
+  Fd fd = std::move(parked_fd_);
+  auto expected = static_cast<int32_t>(getpid());
+  if (!context_.shared->slots[slot].parked_by.compare_exchange_strong(expected, 0)) {
+    return false;  // main reclaimed it for another client; our copy closes here
+  }
+  if (!pooled_connection_alive(fd.get())) {
+    PGQ_INFO("%s: the parked connection in slot %d (backend %d) is gone; closing it",
+             describe().c_str(), slot, context_.shared->slots[slot].backend_pid);
+    pool::ControlMessage dead{};
+    dead.type = pool::ControlType::release;
+    dead.slot = slot;
+    send_control(dead);
+    return false;
+  }
+  attach_pooled(slot, std::move(fd));
+  return true;
+}
+
+void Session::release_parked() {
+  if (parked_slot_ < 0) return;
+  const int slot = std::exchange(parked_slot_, -1);
+  parked_fd_.reset();
+  auto expected = static_cast<int32_t>(getpid());
+  if (!context_.shared->slots[slot].parked_by.compare_exchange_strong(expected, 0)) return;
+  pool::ControlMessage message{};
+  message.type = pool::ControlType::release;
+  message.slot = slot;
+  message.clean = 1;
+  send_control(message);
 }
 
 }  // namespace pgquay::worker

@@ -345,3 +345,37 @@ TEST_P(TransactionTest, PasswordClientsRunTransactions) {
 
 }  // namespace
 }  // namespace pgquay::test
+
+namespace pgquay::test {
+namespace {
+
+// Between transactions a client's worker keeps its connection while nobody else needs one; the
+// moment another client asks, main takes it back, and the first client's next transaction waits
+// its turn like any other. With a single connection both clients keep working, without waiting
+// for blocking_timeout.
+TEST_P(TransactionTest, AConnectionKeptBetweenTransactionsServesAnotherClientAtOnce) {
+  ASSERT_TRUE(start_with(1, "blocking_timeout = 5\n"));
+  auto a = client();
+  auto b = client();
+  ASSERT_TRUE(a && b);
+  for (int round = 0; round < 5; ++round) {
+    auto a_pid = exec_scalar(a.get(), "select pg_backend_pid()");
+    ASSERT_TRUE(a_pid) << describe(a_pid.error());
+    auto started = std::chrono::steady_clock::now();
+    auto b_pid = exec_scalar(b.get(), "select pg_backend_pid()");
+    ASSERT_TRUE(b_pid) << describe(b_pid.error());
+    EXPECT_EQ(*a_pid, *b_pid);  // the one connection, reclaimed from a's worker
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  }
+  // Both go on, and leaving releases whatever each one kept.
+  EXPECT_EQ(scalar_or_error(a.get(), "select 'a'"), "a");
+  a.reset();
+  EXPECT_EQ(scalar_or_error(b.get(), "select 'b'"), "b");
+  b.reset();
+  auto c = client();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(scalar_or_error(c.get(), "select 'c'"), "c");
+}
+
+}  // namespace
+}  // namespace pgquay::test

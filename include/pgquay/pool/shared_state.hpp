@@ -81,6 +81,10 @@ struct SharedState {
   ServerEntry servers[kMaxServers];
   Statistics stats;
   KnownStatements known_statements;
+  // Clients main is queueing or about to serve. A worker of the transaction pipeline parks its
+  // connection between transactions only while this is zero (see worker/transaction.cpp); main
+  // raises it before it looks for parked connections, so one of the two always sees the other.
+  std::atomic<int64_t> connection_demand{0};
   Slot slots[1];  // really max_connections of them (the segment is sized for that)
 
   [[nodiscard]] std::span<Slot> all_slots() {

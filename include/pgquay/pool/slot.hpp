@@ -85,6 +85,10 @@ struct Slot {
   // A digest of the settings the connection has as some client wanted them (0: unknown): a client
   // with the same digest needs no settings work at all.
   uint64_t settings_signature = 0;
+  // Transaction pipeline: the worker (pid) that keeps this idle connection between its client's
+  // transactions; 0 when none. The worker takes it back, or main reclaims it for another client,
+  // by a compare-exchange to 0: whoever wins owns the connection.
+  std::atomic<int32_t> parked_by{0};
   PreparedStatementCache prepared;
 
   [[nodiscard]] std::string_view user_name() const { return user; }

@@ -90,6 +90,11 @@ class PoolManager {
   void on_deadline();
   void deny(const Waiter& waiter, pool::DenyReason reason);
   void close_slot(int index);
+  // A connection of the request's pool parked in a worker (transaction pipeline), taken back;
+  // -1 when there is none.
+  int reclaim_parked(const pool::ControlMessage& req);
+  // Publishes the queue's length (clients_waiting, connection_demand).
+  void publish_waiting();
   void deny_waiters_for(std::string_view database, pool::DenyReason reason);
 
   ev::Loop& loop_;
