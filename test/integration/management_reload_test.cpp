@@ -179,6 +179,39 @@ TEST_P(ReloadTest, LogLevelChangesInMainAtOnce) {
   EXPECT_NE(log.find("reload: log_level changed from 'info' to 'debug'"), std::string::npos);
 }
 
+TEST_P(ReloadTest, AWorkerBusyDuringAReloadIsNotReusedWithTheOldValues) {
+  PoolerSettings settings;
+  settings.extra_conf = "log_connections = off\nprefork_workers = 1\n";
+  if (auto started = start(settings); !started) FAIL() << started.error().message;
+  std::optional<DbResult<PgConnPtr>> busy =
+      connect_pooled(kUser, {}, kDatabase, "application_name=busy_before_reload");
+  ASSERT_TRUE(*busy) << describe(busy->error());
+  ASSERT_TRUE(set_in_file("log_connections = on\n"));
+  auto reloaded = cli({"conf", "reload"});
+  ASSERT_TRUE(reloaded);
+  ASSERT_TRUE(reloaded->exited_ok()) << reloaded->describe();
+  // Its session ends: the worker was forked with log_connections = off and must not serve the
+  // next client (the cache hands out the most recently idle worker first).
+  busy.reset();
+  for (int i = 0; i < 3; ++i) {
+    auto client = connect_pooled(kUser);
+    ASSERT_TRUE(client) << describe(client.error());
+    EXPECT_EQ(scalar_or_error(client->get(), "select 1"), "1");
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::string log = pgquay().log_text();
+        size_t count = 0;
+        for (size_t at = log.find("connection authorized"); at != std::string::npos;
+             at = log.find("connection authorized", at + 1)) {
+          ++count;
+        }
+        return count == 3;
+      },
+      10s))
+      << "a client after the reload was served without log_connections";
+}
+
 // ---- restart-only keys ------------------------------------------------------------------------
 
 TEST_P(ReloadTest, RestartKeyIsReportedAndPgquayKeepsServingOnTheOldPort) {
