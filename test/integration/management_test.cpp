@@ -38,6 +38,7 @@ TEST_P(ManagementTest, EveryCommandAnswersInTextAndJson) {
       {"conf", "get"},
       {"conf", "get", "max_connections"},
       {"conf", "reload"},
+      {"conf", "set", "log_connections", "off"},
       {"flush", "idle"},
       {"flush", "gracefully", std::string(kDatabase)},
       {"flush", "all", "*"},
