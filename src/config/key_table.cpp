@@ -340,8 +340,9 @@ std::span<const K> build_main_keys() {
       {.name = "max_prepared_statements",
        .default_text = "200",
        .apply = Apply::restart,
-       .doc = "Protocol-level prepared statements kept on each server connection in the transaction "
-              "pipeline (least recently used closed first); 0 passes them through untouched",
+       .doc =
+           "Protocol-level prepared statements kept on each server connection in the transaction "
+           "pipeline (least recently used closed first); 0 passes them through untouched",
        .binding = field<&M::max_prepared_statements>(),
        .min = 0,
        .max = 240},
@@ -391,7 +392,8 @@ std::span<const SK> build_server_keys() {
        .max = kMaxPort},
       {.name = "primary",
        .default_text = "off",
-       .apply = Apply::reload,
+       // Copied into shared memory at start, like every server key.
+       .apply = Apply::restart,
        .doc = "This server is the primary (a hint; at most one server)",
        .binding = field<&SC::primary>()},
       {.name = "tls",

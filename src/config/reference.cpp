@@ -40,11 +40,17 @@ pgquay -c /etc/pgquay/pgquay.conf -a /etc/pgquay/pgquay_hba.conf -l /etc/pgquay/
 | `-a`, `--hba` | `pgquay_hba.conf` | `/etc/pgquay/pgquay_hba.conf` |
 | `-l`, `--limit` | `pgquay_databases.conf` | `/etc/pgquay/pgquay_databases.conf`, if it exists |
 
-The options are pgagroal's, so existing service files keep working. In this version SIGHUP and
-`pgquay-cli conf reload` re-read all three files and apply `pgquay_hba.conf` and
-`pgquay_databases.conf`; `pgquay.conf` is checked (an error in any file changes nothing) and each
-of its changed keys is reported as waiting for a restart. `pgquay-cli conf ls` and `conf get KEY`
-show the values in effect (`conf set` is planned).
+The options are pgagroal's, so existing service files keep working. SIGHUP and
+`pgquay-cli conf reload` re-read all three files (and the users files) and apply them; a file
+with an error is reported and changes nothing. Every changed `pgquay.conf` key whose **Applies**
+column says `reload` takes effect at once in the main process (the log level, the worker cache,
+timeouts the main process enforces) and in every worker forked from then on (the cached idle
+workers are replaced); a worker serving a client finishes that session with the values it was
+forked with. A changed `restart` key keeps its running value until pgquay restarts: the reload
+names it in the log and in the `conf reload` output. Server sections (`[name]`) are applied only
+at start. `pgquay-cli conf ls` and `conf get KEY` show the values in effect; `conf set KEY VALUE`
+applies one `reload` key like a reload would, in memory only (`pgquay.conf` is not written, so
+the next reload or restart goes back to the file's value).
 
 What this version acts on: `host`, `port`, `unix_socket_dir`, `pidfile`, `log_type` (`console`,
 `file`), `log_level`, `log_path`, `log_mode`, `log_connections`, `log_disconnections`,
@@ -82,9 +88,9 @@ Value types:
 | size | a number of bytes, or a number with a unit: `B`, `K`/`KB`, `M`/`MB`, `G`/`GB` (powers of 1024, any case) |
 | log level | `fatal`, `error`, `warn`, `info`, `debug`, `debug1` to `debug5`, `trace` (= `debug5`) |
 
-The **Applies** column says whether a change will take effect on a configuration reload or needs a
-`restart` (a reload that changes a restart key keeps the old value and reports it). Until that
-reload exists, every `pgquay.conf` change needs a restart.
+The **Applies** column says whether a change takes effect on a configuration reload (SIGHUP,
+`pgquay-cli conf reload` or `conf set`) or needs a `restart` (a reload that changes a restart key
+keeps the old value and reports it; `conf set` refuses it).
 )";
 
 constexpr std::string_view kMainNotes = R"(

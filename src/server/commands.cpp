@@ -103,6 +103,12 @@ Result<Json> Server::run_command(const management::Request& request, std::functi
   if (command == "status details") return status(true);
   if (command == "conf ls") return configuration(std::nullopt);
   if (command == "conf get") return configuration(request.arg("key"));
+  if (command == "conf set") {
+    auto key = request.arg("key");
+    auto value = request.arg("value");
+    if (!key || key->empty() || !value) return fail("conf set needs a key and a value");
+    return set_key(*key, *value);
+  }
   if (command == "conf reload") {
     PGQ_INFO("management: conf reload");
     return reload();

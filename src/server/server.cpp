@@ -201,6 +201,7 @@ void Server::spawn_worker(std::optional<worker::ClientHandoff> client) {
   entry.pid = pid;
   entry.control = std::move(channel->first);
   entry.idle = for_cache;
+  entry.generation = generation_;
   entry.idle_since_ms = pool::now_ms();
   entry.serving = !for_cache;
   if (entry.serving) entry.serving_since_us = pool::now_us();
@@ -242,6 +243,12 @@ void Server::on_worker_idle(WorkerEntry& entry) {
   pool_->forget_waiter(entry.pid);
   if (graceful_ || entry.reaped) {
     tell_worker_to_exit(entry);
+    return;
+  }
+  if (entry.generation != generation_) {
+    // Forked before a reload: it holds the old configuration, rules and passwords.
+    tell_worker_to_exit(entry);
+    schedule_refill();
     return;
   }
   // Every worker that comes back is kept, so steady churn at any concurrency forks nothing;
@@ -382,72 +389,6 @@ void Server::shutdown_gracefully() {
     pool_->close_all();
     loop_.break_loop();
   }
-}
-
-Result<management::Json> Server::reload() {
-  auto refuse = [this](const Error& error) -> Result<management::Json> {
-    context_.shared->stats.reload_failures.fetch_add(1);
-    PGQ_ERROR("reload: %s; nothing was changed", error.message.c_str());
-    return Unexpected(error);
-  };
-  // Every file is read and checked before anything is applied: one bad file changes nothing.
-  auto main_config = config::load_main_config(context_.config.path);
-  if (!main_config) return refuse(main_config.error());
-  auto hba = config::load_hba_file(context_.hba_path);
-  if (!hba) return refuse(hba.error());
-  config::DatabasesConfig databases;
-  if (!context_.databases_path.empty()) {
-    auto loaded = config::load_databases_file(context_.databases_path);
-    if (!loaded) return refuse(loaded.error());
-    databases = std::move(*loaded);
-    auto sized = config::resolve_sizes(databases.limits, context_.config.main.max_connections,
-                                       context_.databases_path);
-    if (!sized) return refuse(sized.error());
-  }
-  auto credentials = security::Credentials::load(context_.credential_files, context_.home,
-                                                 context_.credentials.secret());
-  if (!credentials) return refuse(credentials.error());
-  context_.hba = std::move(*hba);
-  context_.databases = std::move(databases);
-  context_.credentials = std::move(*credentials);
-  // Cached workers were forked with the old rules: replace them.
-  for (pid_t pid : idle_workers_) {
-    auto it = workers_.find(pid);
-    if (it != workers_.end()) {
-      it->second.idle = false;
-      tell_worker_to_exit(it->second);
-    }
-  }
-  idle_workers_.clear();
-  schedule_refill();
-  context_.shared->stats.reloads.fetch_add(1);
-
-  management::Json applied = management::Json::array({context_.hba_path});
-  if (!context_.databases_path.empty()) applied.push_back(context_.databases_path);
-  // pgquay.conf is read so its errors are caught, but this version applies none of its keys
-  // while running: every change waits for a restart, and says so.
-  management::Json pending = management::Json::array();
-  for (const auto& change : config::diff(context_.config, *main_config)) {
-    PGQ_WARN("reload: %s changed from '%s' to '%s' in %s; it takes effect after a restart",
-             change.key.c_str(), change.old_value.c_str(), change.new_value.c_str(),
-             context_.config.path.c_str());
-    pending.push_back(management::Json{
-        {"key", change.key}, {"old", change.old_value}, {"new", change.new_value}});
-  }
-  for (const auto& warning : main_config->warnings) PGQ_WARN("reload: %s", warning.c_str());
-  PGQ_INFO("reload: %s%s%s reloaded (%zu hba rules)", context_.hba_path.c_str(),
-           context_.databases_path.empty() ? "" : " and ", context_.databases_path.c_str(),
-           context_.hba.size());
-  if (context_.credential_files.any()) {
-    PGQ_INFO("reload: credentials reloaded (%zu user(s), %zu frontend user(s), %zu admin(s))",
-             context_.credentials.user_count(), context_.credentials.frontend_user_count(),
-             context_.credentials.admins().size());
-  }
-  return management::Json{{"applied", std::move(applied)},
-                          {"hba_rules", context_.hba.size()},
-                          {"limits", context_.databases.limits.size()},
-                          {"restart_required", std::move(pending)},
-                          {"warnings", main_config->warnings}};
 }
 
 void Server::on_signal(int signo) {

@@ -55,6 +55,7 @@ void usage(FILE* out) {
       "  status [details]                       pool, clients, workers (details: every "
       "connection)\n"
       "  conf ls | conf get [KEY] | conf reload configuration in effect; reload files\n"
+      "  conf set KEY VALUE                     change a live key in memory (not in the file)\n"
       "  flush [idle|gracefully|all] [DB|*]     close pooled connections (default gracefully "
       "*)\n"
       "  enable [DB|*] | disable [DB|*]         accept or refuse new clients of a database\n"
@@ -98,11 +99,15 @@ Result<Json> build_request(const std::vector<std::string>& words) {
     std::string sub = arg(1);
     if (sub == "ls" || sub == "reload") {
       if (auto ok = at_most(2); !ok) return Unexpected(ok.error());
+    } else if (sub == "set") {
+      if (words.size() != 4) return fail("conf set needs KEY VALUE");
+      args["key"] = words[2];
+      args["value"] = words[3];
     } else if (sub == "get") {
       if (auto ok = at_most(3); !ok) return Unexpected(ok.error());
       if (words.size() == 3) args["key"] = words[2];
     } else {
-      return fail("conf needs ls, get [KEY] or reload");
+      return fail("conf needs ls, get [KEY], set KEY VALUE or reload");
     }
     command = "conf " + sub;
   } else if (verb == "flush") {

@@ -150,6 +150,10 @@ std::string status_text(const Json& r, bool details) {
 std::string reload_text(const Json& r) {
   std::string out = "reloaded " + join(member(r, "applied"), "nothing") + " (" +
                     text(r, "hba_rules") + " hba rules, " + text(r, "limits") + " limits)\n";
+  for (const auto& change : member(r, "changed")) {
+    out += "applied: " + text(change, "key") + " changed from '" + text(change, "old") + "' to '" +
+           text(change, "new") + "'\n";
+  }
   for (const auto& change : member(r, "restart_required")) {
     out += "restart required: " + text(change, "key") + " changed from '" + text(change, "old") +
            "' to '" + text(change, "new") + "'\n";
@@ -176,6 +180,10 @@ std::string format_text(std::string_view command, const Json& r) {
     return out;
   }
   if (command == "conf reload") return reload_text(r);
+  if (command == "conf set") {
+    return text(r, "key") + " changed from '" + text(r, "old") + "' to '" + text(r, "new") +
+           "' (in memory only: pgquay.conf is unchanged)\n";
+  }
   if (command == "flush") {
     return "flush " + text(r, "mode") + " " + text(r, "database") + ": " + text(r, "closed") +
            " idle connection(s) closed, " + text(r, "marked") +

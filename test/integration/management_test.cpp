@@ -38,6 +38,7 @@ TEST_P(ManagementTest, EveryCommandAnswersInTextAndJson) {
       {"conf", "get"},
       {"conf", "get", "max_connections"},
       {"conf", "reload"},
+      {"conf", "set", "log_connections", "off"},
       {"flush", "idle"},
       {"flush", "gracefully", std::string(kDatabase)},
       {"flush", "all", "*"},
@@ -338,12 +339,12 @@ TEST_P(ManagementTest, ConfReloadReportsRestartKeysAndRefusesBrokenFiles) {
   ASSERT_TRUE(conf);
   std::string changed = *conf;
   ASSERT_NE(changed.find("[pgquay]\n"), std::string::npos);
-  changed.replace(changed.find("[pgquay]\n"), 9, "[pgquay]\nblocking_timeout = 7\n");
+  changed.replace(changed.find("[pgquay]\n"), 9, "[pgquay]\nbacklog = 77\n");
   ASSERT_TRUE(write_file(config_path(), changed));
   auto reloaded = cli({"conf", "reload"});
   ASSERT_TRUE(reloaded);
   EXPECT_TRUE(reloaded->exited_ok()) << reloaded->describe();
-  EXPECT_NE(reloaded->output.find("restart required: blocking_timeout"), std::string::npos)
+  EXPECT_NE(reloaded->output.find("restart required: backlog"), std::string::npos)
       << reloaded->output;
 
   ASSERT_TRUE(write_file(pgquay().dir() + "/pgquay_hba.conf", "host all all all nonsense\n"));

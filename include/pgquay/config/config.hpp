@@ -159,6 +159,17 @@ struct KeyChange {
 // What a reload would change, main keys in table order, then servers in the new file's order.
 std::vector<KeyChange> diff(const Config& old_config, const Config& new_config);
 
+// A reload of pgquay.conf: `config` is the running configuration with every changed key that may
+// change live (Applies = reload) taken from the file just read; the others keep their running
+// value and are listed in restart_required. Server sections are never applied live (their
+// changes are all listed in restart_required). Fails when the mix does not validate.
+struct ReloadPlan {
+  Config config;
+  std::vector<KeyChange> applied;
+  std::vector<KeyChange> restart_required;
+};
+Result<ReloadPlan> plan_reload(const Config& running, const Config& fresh);
+
 // Derived values (each documented with its key in doc/CONFIGURATION.md).
 // pidfile, or <unix_socket_dir>/pgquay.<port>.pid when empty.
 std::string effective_pidfile(const MainConfig& main);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -45,6 +46,7 @@ class Server {
     bool serving = false;  // counted in clients_active
     bool told_to_exit = false;
     bool reaped = false;
+    uint64_t generation = 0;       // generation_ when it was forked
     int64_t idle_since_ms = 0;     // waitpid() returned it: its pid may belong to someone else now
     int64_t serving_since_us = 0;  // when it was handed its current client
   };
@@ -70,10 +72,18 @@ class Server {
   void shutdown_gracefully();
   // Leaves a graceful shutdown: listens again and forks workers again.
   [[nodiscard]] Result<void> cancel_shutdown();
-  // SIGHUP and `conf reload`: re-reads pgquay_hba.conf and pgquay_databases.conf (applied) and
-  // pgquay.conf (checked; its changes are reported as waiting for a restart). A file with an
-  // error changes nothing. The report is the `conf reload` result.
+  // ---- reload (reload.cpp) ----
+  // SIGHUP and `conf reload`: re-reads pgquay.conf, pgquay_hba.conf, pgquay_databases.conf and
+  // the users files; applies the files and every changed pgquay.conf key that may change live,
+  // keeps the running value of restart-only keys and reports them (log and result). A file with
+  // an error changes nothing. The report is the `conf reload` result.
   [[nodiscard]] Result<management::Json> reload();
+  // `conf set KEY VALUE`: validates and applies one live key in memory (the file is not
+  // written); a restart-only or unknown key is refused.
+  [[nodiscard]] Result<management::Json> set_key(const std::string& key, const std::string& value);
+  // Makes `next` the running configuration: the log level at once, the worker cache resized,
+  // the cached idle workers (forked with the old values) replaced.
+  void apply_config(config::Config next);
   // A client session ended (its worker went idle or exited while serving).
   void session_ended(WorkerEntry& entry);
 
@@ -101,6 +111,9 @@ class Server {
   // The cache: longest idle at the front, handed out from the back.
   std::deque<pid_t> idle_workers_;
   int cache_target_ = 0;  // prefork_workers, resolved
+  // Counts applied reloads and `conf set`s: a worker forked before the latest one is not cached
+  // again when its session ends.
+  uint64_t generation_ = 0;
   std::unique_ptr<ev::Timer> refill_timer_;
   std::unique_ptr<ev::Timer> trim_timer_;
   std::optional<worker::WorkerStart>* worker_start_ = nullptr;

@@ -175,7 +175,7 @@ TEST(IsReloadable, FollowsTheTable) {
   EXPECT_EQ(is_reloadable("pipeline"), false);
   EXPECT_EQ(is_reloadable("ev_backend"), false);
   EXPECT_EQ(is_reloadable("server.x.host"), false);
-  EXPECT_EQ(is_reloadable("server.x.primary"), true);
+  EXPECT_EQ(is_reloadable("server.x.primary"), false);  // shared memory, set at start
   EXPECT_EQ(is_reloadable("nope"), std::nullopt);
 }
 
@@ -207,6 +207,35 @@ TEST(Diff, ReportsChangedKeysAndServers) {
   EXPECT_EQ(changes[4].new_value, "");
   EXPECT_FALSE(changes[4].reloadable);
   EXPECT_TRUE(diff(fresh, fresh).empty());
+}
+
+TEST(PlanReload, AppliesLiveKeysAndKeepsRestartKeys) {
+  Config running = basic();
+  Config fresh = load(
+      "[pgquay]\nport = 2346\nlog_level = debug\nblocking_timeout = 1\n"
+      "[primary]\nhost = db1\nport = 5433\n[standby]\nhost = db4\n");
+  auto plan = plan_reload(running, fresh);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->config.main.port, running.main.port);
+  EXPECT_EQ(plan->config.main.log_level, log::Level::debug);
+  EXPECT_EQ(plan->config.main.blocking_timeout, std::chrono::seconds(1));
+  ASSERT_EQ(plan->applied.size(), 2u);
+  EXPECT_EQ(plan->applied[0].key, "log_level");
+  EXPECT_EQ(plan->applied[1].key, "blocking_timeout");
+  // port, and every server change (even an added server): restart.
+  ASSERT_EQ(plan->restart_required.size(), 4u);
+  EXPECT_EQ(plan->restart_required[0].key, "port");
+  for (const auto& change : plan->restart_required) EXPECT_FALSE(change.reloadable);
+  EXPECT_EQ(plan->config.servers.size(), running.servers.size());
+  EXPECT_TRUE(diff(running, plan->config).size() == 2u);
+}
+
+TEST(PlanReload, NothingChangedIsAnEmptyPlan) {
+  Config running = basic();
+  auto plan = plan_reload(running, running);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->applied.empty());
+  EXPECT_TRUE(plan->restart_required.empty());
 }
 
 TEST(Validate, ConfigBuiltInCode) {
