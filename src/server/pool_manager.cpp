@@ -21,7 +21,11 @@ PoolManager::PoolManager(ev::Loop& loop, worker::Context& context)
       context_(context),
       server_fds_(static_cast<size_t>(context.shared->max_connections)),
       deadline_timer_(loop, [this] { on_deadline(); }),
-      close_on_release_(static_cast<size_t>(context.shared->max_connections), false) {}
+      close_on_release_(static_cast<size_t>(context.shared->max_connections), false),
+      maintenance_timer_(loop, [this] { on_maintenance(); }),
+      last_validation_ms_(pool::now_ms()) {
+  schedule_maintenance();
+}
 
 PoolManager::~PoolManager() = default;
 
@@ -211,6 +215,7 @@ void PoolManager::on_message(pid_t pid, int control_fd, const ControlMessage& me
       slot.last_used_ms = pool::now_ms();
       if (message.clean && server_fds_[message.slot] &&
           !close_on_release_[static_cast<size_t>(message.slot)] &&
+          !too_old(slot.created_ms, slot.last_used_ms) &&
           pool::transition(slot, SlotState::in_use, SlotState::free)) {
         slot.owner_pid.store(0);
       } else {
