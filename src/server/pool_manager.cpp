@@ -83,10 +83,12 @@ PoolManager::Grant PoolManager::try_grant(const Waiter& waiter) {
   if (req.reuse_allowed) {
     // The least recently used first, so idle connections age evenly.
     int64_t oldest = INT64_MAX;
+    int64_t now = pool::now_ms();
     for (size_t i = 0; i < slots.size(); ++i) {
       Slot& s = slots[i];
+      // One past max_connection_age is left for maintenance to close, not handed out.
       if (s.state.load() == SlotState::free && s.database_name() == req.database &&
-          s.user_name() == req.user && s.last_used_ms < oldest) {
+          s.user_name() == req.user && s.last_used_ms < oldest && !too_old(s.created_ms, now)) {
         oldest = s.last_used_ms;
         chosen = static_cast<int>(i);
       }
