@@ -208,5 +208,25 @@ TEST_P(TimeoutsTest, DisconnectClientEndsIdleClients) {
   EXPECT_EQ(fatal_while_idle(client->get(), 10s), "57P05");
 }
 
+TEST_P(TimeoutsTest, DisconnectClientForceEndsBusyClients) {
+  if (GetParam().pipeline == "performance")
+    GTEST_SKIP() << "disconnect_client needs the session pipeline";
+  auto started =
+      start_pgquay({.extra_conf = "disconnect_client = 1\ndisconnect_client_force = on\n"});
+  ASSERT_TRUE(started) << started.error().message;
+  auto client = connect_pooled("trust_user");
+  ASSERT_TRUE(client) << describe(client.error());
+  const std::string backend = scalar_or_error(client->get(), "select pg_backend_pid()");
+  // Busy for longer than disconnect_client: forced out in the middle of the query, and the
+  // connection (its state unknown) is closed rather than pooled.
+  ASSERT_EQ(PQsendQuery(client->get(), "select pg_sleep(3)"), 1);
+  auto result = next_result(client->get(), 10s);
+  ASSERT_TRUE(result) << describe(result.error());
+  ASSERT_NE(result->get(), nullptr);
+  EXPECT_EQ(result_sqlstate(result->get()), "57P05");
+  EXPECT_TRUE(wait_until([&] { return backend_gone(backend); }, 10s))
+      << "the busy client's connection was pooled";
+}
+
 }  // namespace
 }  // namespace pgquay::test
