@@ -151,13 +151,14 @@ std::span<const K> build_main_keys() {
       {.name = "max_connection_age",
        .default_text = "0",
        .apply = Apply::reload,
-       .doc = "Close server connections older than this when they return to the pool (0 = never)",
+       .doc = "Close server connections older than this: idle ones in the pool, in-use ones when "
+              "they are released (0 = never)",
        .binding = field<&M::max_connection_age>()},
       {.name = "validation",
        .default_text = "off",
        .apply = Apply::reload,
-       .doc = "Check pooled connections: before handing one out (`foreground`) or periodically "
-              "(`background`)",
+       .doc = "Check pooled connections: before handing one out (`foreground`, which pgquay always "
+              "does) or also every background_interval while they are idle (`background`)",
        .binding = field<&M::validation>()},
       {.name = "background_interval",
        .default_text = "5m",
@@ -200,8 +201,8 @@ std::span<const K> build_main_keys() {
       {.name = "disconnect_client",
        .default_text = "0",
        .apply = Apply::reload,
-       .doc = "Disconnect clients idle for longer than this (0 = never); open transactions are "
-              "not taken into account",
+       .doc = "Disconnect clients idle for longer than this with FATAL 57P05 (0 = never); open "
+              "transactions are not taken into account (they are rolled back)",
        .binding = field<&M::disconnect_client>()},
       {.name = "disconnect_client_force",
        .default_text = "off",
@@ -324,7 +325,9 @@ std::span<const K> build_main_keys() {
       {.name = "idle_transaction_timeout",
        .default_text = "0",
        .apply = Apply::reload,
-       .doc = "Disconnect a client idle inside a transaction for longer than this (0 = off)",
+       .doc =
+           "Disconnect a client idle inside a transaction for longer than this with FATAL 25P03; "
+           "its server connection is closed, which rolls the transaction back (0 = off)",
        .binding = field<&M::idle_transaction_timeout>()},
       {.name = "query_timeout",
        .default_text = "0",

@@ -54,7 +54,9 @@ the next reload or restart goes back to the file's value).
 
 What this version acts on: `host`, `port`, `unix_socket_dir`, `pidfile`, `log_type` (`console`,
 `file`), `log_level`, `log_path`, `log_mode`, `log_connections`, `log_disconnections`,
-`max_connections`, `metrics`, `blocking_timeout`, `authentication_timeout`,
+`max_connections`, `metrics`, `blocking_timeout`, `authentication_timeout`, `idle_timeout`,
+`max_connection_age`, `validation`, `background_interval`, `idle_transaction_timeout`,
+`disconnect_client`, `disconnect_client_force`,
 `server_connect_timeout`, `pipeline` (`auto`, `performance`, `session`, `transaction`),
 `max_prepared_statements`, `ev_backend`, `keep_alive`, `nodelay`, `backlog`,
 `update_process_title`, `prefork_workers`, `worker_max_clients`, and each server section's

@@ -21,7 +21,11 @@ PoolManager::PoolManager(ev::Loop& loop, worker::Context& context)
       context_(context),
       server_fds_(static_cast<size_t>(context.shared->max_connections)),
       deadline_timer_(loop, [this] { on_deadline(); }),
-      close_on_release_(static_cast<size_t>(context.shared->max_connections), false) {}
+      close_on_release_(static_cast<size_t>(context.shared->max_connections), false),
+      maintenance_timer_(loop, [this] { on_maintenance(); }),
+      last_validation_ms_(pool::now_ms()) {
+  schedule_maintenance();
+}
 
 PoolManager::~PoolManager() = default;
 
@@ -80,10 +84,12 @@ PoolManager::Grant PoolManager::try_grant(const Waiter& waiter) {
   if (req.reuse_allowed) {
     // The least recently used first, so idle connections age evenly.
     int64_t oldest = INT64_MAX;
+    int64_t now = pool::now_ms();
     for (size_t i = 0; i < slots.size(); ++i) {
       Slot& s = slots[i];
+      // One past max_connection_age is left for maintenance to close, not handed out.
       if (s.state.load() == SlotState::free && s.database_name() == req.database &&
-          s.user_name() == req.user && s.last_used_ms < oldest) {
+          s.user_name() == req.user && s.last_used_ms < oldest && !too_old(s.created_ms, now)) {
         oldest = s.last_used_ms;
         chosen = static_cast<int>(i);
       }
@@ -237,6 +243,7 @@ void PoolManager::on_message(pid_t pid, int control_fd, const ControlMessage& me
       slot.last_used_ms = pool::now_ms();
       if (message.clean && server_fds_[message.slot] &&
           !close_on_release_[static_cast<size_t>(message.slot)] &&
+          !too_old(slot.created_ms, slot.last_used_ms) &&
           pool::transition(slot, SlotState::in_use, SlotState::free)) {
         slot.owner_pid.store(0);
       } else {

@@ -14,7 +14,7 @@ void Session::on_relay_end(const pipeline::RelayOutcome& outcome) {
     case EndReason::client_terminated:
     case EndReason::client_failed:
       close_client();
-      if (outcome.server_synced) return begin_reset(outcome.tx_status);
+      if (outcome.server_synced && !close_after_relay_) return begin_reset(outcome.tx_status);
       // The client left in the middle of a request: the server's state is unknown.
       return release_server(false);
     case EndReason::protocol_error:

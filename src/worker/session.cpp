@@ -79,6 +79,7 @@ void Session::on_stream_data(ev::Stream& stream) {
       case Phase::login:
         return read_client_during_login();
       case Phase::relay:
+        if (idle_check_timer_) last_activity_ms_ = pool::now_ms();
         return relay_->client_data();
       case Phase::idle:
         return on_idle_client_data();
@@ -101,6 +102,7 @@ void Session::on_stream_data(ev::Stream& stream) {
     case Phase::sync:
       return read_parameter_sync();
     case Phase::relay:
+      if (idle_check_timer_) last_activity_ms_ = pool::now_ms();
       return relay_->server_data();
     case Phase::reset:
       return read_reset();

@@ -154,6 +154,13 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   bool unpark();
   // Hands a parked connection back to main (the session ends), unless main took it already.
   void release_parked();
+  // idle_timeouts.cpp: idle_transaction_timeout and disconnect_client.
+  // Arms the idle check when the relay starts (no-op when neither is configured).
+  void arm_idle_check();
+  void on_idle_check();
+  // Sends the client FATAL `sqlstate` `message` and ends the relay; the server connection is
+  // reset and pooled when `poolable`, else closed.
+  void end_idle_client(std::string_view sqlstate, std::string_view message, bool poolable);
   // finish.cpp
   void begin_reset(proto::TxStatus status);
   void read_reset();
@@ -196,8 +203,11 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   std::unique_ptr<ev::Connector> connector_;
   std::unique_ptr<ev::Timer> auth_timer_;
   std::unique_ptr<ev::Timer> connect_timer_;
-  std::unique_ptr<ev::Timer> reset_timer_;  // bounds the reset of the server connection
-  std::unique_ptr<ev::Timer> close_timer_;  // bounds the final flush to a closing client
+  std::unique_ptr<ev::Timer> reset_timer_;       // bounds the reset of the server connection
+  std::unique_ptr<ev::Timer> close_timer_;       // bounds the final flush to a closing client
+  std::unique_ptr<ev::Timer> idle_check_timer_;  // idle_transaction_timeout, disconnect_client
+  int64_t last_activity_ms_ = 0;    // relay phase: the last bytes from either side (with the timer)
+  bool close_after_relay_ = false;  // the relay ended for a timeout: close the server connection
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<pipeline::Relay> relay_;
   std::unique_ptr<ev::SignalWatcher> signals_;

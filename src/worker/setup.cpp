@@ -148,6 +148,7 @@ void Session::start_relay() {
   phase_ = Phase::relay;
   pipeline_ = pipeline::make_pipeline(config::effective_pipeline(context_.config.main));
   relay_ = std::make_unique<pipeline::Relay>(*pipeline_, *client_, *server_, *this);
+  arm_idle_check();
   relay_->start();
 }
 

@@ -157,6 +157,7 @@ void Session::start_transaction_relay() {
     transaction.server_statements = &*server_statements_;
   }
   relay_ = std::make_unique<pipeline::Relay>(*pipeline_, *client_, *server_, *this, transaction);
+  arm_idle_check();
   client_->resume_reading();
   relay_->start();
 }

@@ -6,8 +6,9 @@
 //   init --(login failed / worker died)--> not_init
 //   in_use --(worker released it clean)--> free --(main grants it to a worker)--> in_use
 //   in_use --(released broken / worker died)--> remove --(main closed the socket)--> not_init
-//   free --(idle_timeout, max_connection_age, flush, validation: later issues)-->
-//        idle_check | max_age | flush | validation | gracefully --> free or remove
+//   free --(main: flush, idle_timeout, max_connection_age, background validation)-->
+//        flush | idle_check | max_age | validation --> not_init (closed), or free (validation
+//        passed); see PoolManager::maintain (src/server/pool_maintenance.cpp)
 //
 // The main process owns every pooled server socket; the slot records what a worker or the
 // management CLI needs to know about it.

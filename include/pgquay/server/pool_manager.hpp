@@ -59,6 +59,16 @@ class PoolManager {
   // True when the slot at `index` will be closed when released (a graceful flush).
   [[nodiscard]] bool flush_pending(size_t index) const { return close_on_release_[index]; }
 
+  // ---- slot maintenance (pool_maintenance.cpp) ----
+  struct MaintenanceOutcome {
+    int idle_closed = 0;     // free longer than idle_timeout
+    int aged_closed = 0;     // older than max_connection_age
+    int invalid_closed = 0;  // background validation found the backend gone
+  };
+  // One maintenance pass over the free connections at time `now_ms` (the timer calls it; public
+  // for tests and management). Never blocks: validation only peeks at main's copy of the socket.
+  MaintenanceOutcome maintain(int64_t now_ms);
+
   // A disabled database refuses new clients (DenyReason::disabled); sessions already running
   // go on. "" or "*" means every database. Clients queued for a database being disabled are
   // refused at once.
@@ -96,6 +106,12 @@ class PoolManager {
   // Publishes the queue's length (clients_waiting, connection_demand).
   void publish_waiting();
   void deny_waiters_for(std::string_view database, pool::DenyReason reason);
+  // Arms maintenance_timer_ for the next pass; the period follows the configuration as it is
+  // at each pass, so a reload takes effect without anyone telling the pool.
+  void schedule_maintenance();
+  void on_maintenance();
+  // True when a connection created at `created_ms` is past max_connection_age at `now_ms`.
+  [[nodiscard]] bool too_old(int64_t created_ms, int64_t now_ms) const;
 
   ev::Loop& loop_;
   worker::Context& context_;
@@ -104,6 +120,8 @@ class PoolManager {
   ev::Timer deadline_timer_;
   int64_t armed_deadline_ms_ = 0;       // the waiter deadline deadline_timer_ fires for (0: none)
   std::vector<bool> close_on_release_;  // per slot: a graceful flush is pending
+  ev::Timer maintenance_timer_;
+  int64_t last_validation_ms_ = 0;  // when background validation last ran
   bool all_disabled_ = false;
   std::set<std::string, std::less<>> disabled_;            // when !all_disabled_
   std::set<std::string, std::less<>> enabled_exceptions_;  // when all_disabled_
