@@ -107,6 +107,12 @@ Result<void> Server::open_listeners() {
 }
 
 Result<void> Server::start() {
+  // Signals are blocked (and queued for the loop) before anything can tell that pgquay runs: a
+  // SIGHUP sent as soon as the pid file or a listener appears must reload, not kill.
+  signals_ = std::make_unique<ev::SignalWatcher>(
+      loop_, std::initializer_list<int>{SIGTERM, SIGINT, SIGTRAP, SIGCHLD, SIGHUP, SIGUSR1},
+      [this](int signo) { on_signal(signo); });
+  if (!signals_->ok()) return fail_errno("signalfd");
   if (auto ok = check_descriptor_limit(); !ok) return ok;
   if (auto ok = write_pidfile(); !ok) return ok;
   // Management first: once clients can connect, pgquay-cli and the metrics endpoint answer too.
@@ -117,10 +123,6 @@ Result<void> Server::start() {
       config::effective_prefork_workers(context_.config.main, std::thread::hardware_concurrency());
   trim_timer_ = std::make_unique<ev::Timer>(loop_, [this] { trim_cache(); });
   trim_timer_->start(kCacheTrimInterval, kCacheTrimInterval);
-  signals_ = std::make_unique<ev::SignalWatcher>(
-      loop_, std::initializer_list<int>{SIGTERM, SIGINT, SIGTRAP, SIGCHLD, SIGHUP, SIGUSR1},
-      [this](int signo) { on_signal(signo); });
-  if (!signals_->ok()) return fail_errno("signalfd");
   const auto& main = context_.config.main;
   PGQ_INFO("pgquay %s started: listening on %s:%d and %s (%s backend, %s pipeline, %d connections)",
            PGQUAY_VERSION, main.host.c_str(), main.port, unix_socket_path_.c_str(),
