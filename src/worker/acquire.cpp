@@ -47,11 +47,11 @@ void Session::send_acquire(bool retry) {
   send_control(request);
 }
 
-void Session::give_back_grant(const pool::ControlMessage& grant, bool pooled) {
+void Session::release_slot(int slot, bool clean) {
   pool::ControlMessage release{};
   release.type = pool::ControlType::release;
-  release.slot = grant.slot;
-  release.clean = pooled ? 1 : 0;  // an unused pooled connection is as good as before
+  release.slot = slot;
+  release.clean = clean ? 1 : 0;
   send_control(release);
 }
 
@@ -72,11 +72,11 @@ void Session::on_control() {
     switch (message.type) {
       case pool::ControlType::grant_pooled:
         if (!expected) {
-          give_back_grant(message, attached.valid());
+          release_slot(message.slot, attached.valid());  // unused: as good as before
         } else if (!attached) {
           // The socket did not arrive (descriptor limit): give the slot back and fail the client.
           request_ = 0;
-          give_back_grant(message, false);
+          release_slot(message.slot, false);
           client_error("53300", "could not receive a server connection from the pooler");
           saw_error_ = true;
         } else {
@@ -86,7 +86,7 @@ void Session::on_control() {
         break;
       case pool::ControlType::grant_create:
         if (!expected) {
-          give_back_grant(message, false);
+          release_slot(message.slot, false);
         } else {
           request_ = 0;
           on_grant_create(message.slot);
@@ -135,9 +135,7 @@ void Session::on_grant_pooled(int slot, Fd server) {
   if (!pooled_connection_alive(server.get())) {
     PGQ_INFO("%s: the pooled connection in slot %d (backend %d) is gone; closing it",
              describe().c_str(), slot, context_.shared->slots[slot].backend_pid);
-    pool::ControlMessage dead{};
-    dead.slot = slot;
-    give_back_grant(dead, false);
+    release_slot(slot, false);
     // Still waiting for a connection: ask again, keeping this client's turn.
     send_acquire(/*retry=*/true);
     return;

@@ -114,11 +114,7 @@ void Session::send_release() {
     save_parameters_to_slot();
     ++slot().sessions;
   }
-  pool::ControlMessage message{};
-  message.type = pool::ControlType::release;
-  message.slot = slot_;
-  message.clean = clean ? 1 : 0;
-  send_control(message);
+  release_slot(slot_, clean);
   server_.reset();
   maybe_finish();
 }

@@ -233,7 +233,8 @@ class Session final : public ev::StreamEvents, public pipeline::RelayOwner {
   std::unique_ptr<ev::Timer> auth_failure_timer_;
 
   uint32_t request_ = 0;  // the acquire this session waits for (0: none)
-  void give_back_grant(const pool::ControlMessage& grant, bool pooled);
+  // Tells main this session is done with `slot`: pooled again when clean, else closed.
+  void release_slot(int slot, bool clean);
   int slot_ = -1;
   bool slot_established_ = false;      // main has our socket (the connection is in the pool)
   pipeline::ParameterMap parameters_;  // the server connection's, as reported

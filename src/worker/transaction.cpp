@@ -179,11 +179,7 @@ void Session::finish_detach(bool clean) {
   }
   if (clean) ++s.sessions;
   if (clean && park()) return enter_idle();
-  pool::ControlMessage message{};
-  message.type = pool::ControlType::release;
-  message.slot = slot_;
-  message.clean = clean ? 1 : 0;
-  send_control(message);
+  release_slot(slot_, clean);
   if (!clean) {
     PGQ_DEBUG("%s: server connection in slot %d closed after the transaction", describe().c_str(),
               slot_);
@@ -223,10 +219,7 @@ bool Session::unpark() {
   if (!pooled_connection_alive(fd.get())) {
     PGQ_INFO("%s: the parked connection in slot %d (backend %d) is gone; closing it",
              describe().c_str(), slot, context_.shared->slots[slot].backend_pid);
-    pool::ControlMessage dead{};
-    dead.type = pool::ControlType::release;
-    dead.slot = slot;
-    send_control(dead);
+    release_slot(slot, false);
     return false;
   }
   attach_pooled(slot, std::move(fd));
@@ -239,11 +232,7 @@ void Session::release_parked() {
   parked_fd_.reset();
   auto expected = static_cast<int32_t>(getpid());
   if (!context_.shared->slots[slot].parked_by.compare_exchange_strong(expected, 0)) return;
-  pool::ControlMessage message{};
-  message.type = pool::ControlType::release;
-  message.slot = slot;
-  message.clean = 1;
-  send_control(message);
+  release_slot(slot, true);
 }
 
 }  // namespace pgquay::worker
